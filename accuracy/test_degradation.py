@@ -1,0 +1,29 @@
+"""The gate: each variant's accuracy may drop from FP32's by at most the thresholds.
+
+Gated metric: accuracy on the scored rows, as a drop in points and as a percent of FP32's
+accuracy (MLPerf's "99% of FP32"; Intel Neural Compressor's 1% relative loss). Both bounds
+must hold. Precision, recall, F1 and the paired flips are reported to explain a failure.
+"""
+
+import pytest
+
+from fastbert_variants.suite import gate_failure_message
+from fastbert_variants.workbench import VariantUnavailable
+
+
+@pytest.mark.usefixtures("trained_model")
+def test_accuracy_within_threshold(scorer, suite_state, accuracy_case):
+    device, name = accuracy_case
+    try:
+        result = scorer.evaluate(name, device)
+    except VariantUnavailable as reason:
+        pytest.skip(str(reason))
+    gate = suite_state.gates.for_variant(name)
+    passed, drop_points, drop_relative = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"])
+    suite_state.accuracy_results[f"{device}/{name}"] = {
+        **result, "drop_points": drop_points, "drop_relative_percent": drop_relative, "passed": passed,
+        "gate": {"max_points": gate.max_points, "max_relative_percent": gate.max_relative_percent},
+        "dataset": suite_state.workbench.dataset.name, "model": suite_state.workbench.model_spec,
+    }
+    assert passed, gate_failure_message(name, device, gate, result["fp32"], result["scores"], result["comparison"],
+                                        result["flipped_texts"])

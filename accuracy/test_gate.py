@@ -1,0 +1,41 @@
+"""The gate must be seen to fail: a variant whose classifier is really degraded does not pass it."""
+
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from fastbert_variants.suite import Gate, gate_failure_message
+from fastbert_variants.variants import Variant
+from fastbert_variants.variants.torch_eager import torch_runner
+
+
+@dataclass(frozen=True)
+class PerturbedClassifier(Variant):
+    """FP32 with Gaussian noise added to the classifier weights: a stand-in for a broken quantization."""
+
+    noise_scale: float = 1.0
+
+    def build(self, context):
+        import torch
+
+        started = time.perf_counter()
+        model = context.source.load_model()
+        head = model.classifier if hasattr(model, "classifier") else model.get_output_embeddings()
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            noise = torch.randn(head.weight.shape, generator=generator) * head.weight.std() * self.noise_scale
+            head.weight.add_(noise)
+        return torch_runner(self.name, context, model, started, perturbed="classifier.weight")
+
+
+@pytest.mark.usefixtures("trained_model")
+def test_gate_fails_a_degraded_variant(workbench, scorer):
+    workbench.add_variant(PerturbedClassifier("degraded-fp32", ("cpu",), "torch", "FP32 with a noisy classifier"))
+    result = scorer.evaluate("degraded-fp32", "cpu")
+    gate = Gate(max_points=1.0, max_relative_percent=1.0)
+    passed, drop_points, _ = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"])
+    assert not passed, f"the gate let a perturbed classifier through (drop {drop_points:.2f} points)"
+    message = gate_failure_message("degraded-fp32", "cpu", gate, result["fp32"], result["scores"],
+                                   result["comparison"], result["flipped_texts"])
+    assert "lost too much accuracy" in message and "McNemar" in message and "flipped:" in message

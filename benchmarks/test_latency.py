@@ -1,0 +1,49 @@
+"""Latency of every variant over device x batch size x sequence length, with speedups over FP32."""
+
+import pytest
+
+from fastbert_variants import hardware
+from fastbert_variants.cache import library_versions
+from fastbert_variants.memory import MemoryProbe
+from fastbert_variants.timing import interleaved_speedup, seconds_per_call
+from fastbert_variants.variants import BASELINE
+from fastbert_variants.workbench import VariantUnavailable
+
+
+def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case):
+    case, plan = latency_case, suite_state.profile.timing
+    batch = cell_batch(case.batch_size, case.seq_len)
+    if isinstance(batch, Exception):
+        pytest.skip(str(batch))
+    try:
+        runner = workbench.runner(case.variant, case.device)
+        fp32 = workbench.runner(BASELINE, case.device)
+    except VariantUnavailable as reason:
+        pytest.skip(str(reason))
+    prepared = runner.prepare(batch)
+    probe = MemoryProbe(case.device)  # after the build: the build's garbage is not the variant's footprint
+
+    for _ in range(plan.warmup_rounds):  # the same warm-up for every variant (compiles happen here)
+        runner.run(prepared)
+    one_call = seconds_per_call(runner.run, prepared)
+    benchmark.group = case.cell
+    benchmark.pedantic(runner.run, args=(prepared,), rounds=plan.rounds_for(one_call), iterations=1)
+    median = benchmark.stats.stats.median
+    peak_mem_mb = probe.peak_mb(runner.size_bytes)  # before the interleaved FP32 calls below
+
+    speedup = {"median": 1.0, "ci95": [1.0, 1.0], "blocks": 0}
+    if case.variant != BASELINE:
+        fp32_prepared = fp32.prepare(batch)
+        speedup = interleaved_speedup(fp32.run, fp32_prepared, runner.run, prepared, plan.interleave_blocks,
+                                      plan.calls_per_block(max(one_call, seconds_per_call(fp32.run, fp32_prepared))))
+    result = {
+        "variant": case.variant, "device": case.device, "batch_size": case.batch_size, "seq_len": case.seq_len,
+        "cell": case.cell, "threads": workbench.threads, "median_ms": median * 1e3,
+        "samples_per_s": case.batch_size / median, "tokens_per_s": case.batch_size * case.seq_len / median,
+        "size_mb": runner.size_bytes / 1e6, "peak_mem_mb": peak_mem_mb, "build_s": runner.build_seconds,
+        "speedup_vs_fp32": speedup["median"], "speedup_ci95": speedup["ci95"], "speedup_blocks": speedup["blocks"],
+        "warmup_rounds": plan.warmup_rounds, "model": workbench.model_spec, "runner_info": runner.info,
+        "versions": library_versions(), "cpu_isa": hardware.cpu_isa(), "gpu": hardware.gpu_name(),
+    }
+    benchmark.extra_info.update(result)
+    suite_state.latency_results.append(result)

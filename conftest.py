@@ -1,0 +1,136 @@
+"""pytest options and session fixtures for fastbert-variants' benchmarks/ and accuracy/ suites."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pytest
+
+from fastbert_variants import options, suite
+from fastbert_variants.cli import quiet_libraries
+from fastbert_variants.errors import UserError
+
+quiet_libraries()
+
+RUN_OPTIONS = [
+    (("--variants",), dict(default="all", help="comma-separated variant names, or all")),
+    (("--devices",), dict(default=None, help="cpu,cuda (default: cpu, plus cuda when a GPU is present)")),
+    (("--profile",), dict(default="full", choices=sorted(suite.PROFILES),
+                          help="quick: lengths 16,128,512, batch 1, fewer rounds, no compile-heavy variants; full: the whole matrix")),
+    (("--seq-lens",), dict(default=None, help="override the profile's sequence lengths, e.g. 16,128")),
+    (("--batch-sizes",), dict(default=None, help="override the profile's batch sizes, e.g. 1,8")),
+    (("--max-accuracy-drop",), dict(type=float, default=1.0, help="largest accuracy drop from FP32, in points")),
+    (("--max-relative-drop",), dict(type=float, default=1.0, help="largest accuracy drop from FP32, in percent of FP32")),
+    (("--accuracy-json",), dict(default=None, metavar="PATH", help="write every variant's scores here")),
+]
+STATE = pytest.StashKey["SuiteState"]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("fastbert-variants")
+    options.add_options(group.addoption, options.MODEL_OPTIONS + options.DATASET_OPTIONS + RUN_OPTIONS)
+    parser.addini("accuracy_thresholds", type="linelist", default=[],
+                  help="per-variant accuracy gates: `VARIANT = POINTS RELATIVE_PERCENT` per line")
+
+
+@dataclass
+class SuiteState:
+    """Parsed options plus what the session accumulates (one Workbench, the results)."""
+
+    config: pytest.Config
+    latency_results: list = field(default_factory=list)
+    accuracy_results: dict = field(default_factory=dict)
+    _workbench: object = None
+
+    def __post_init__(self):
+        opt = self.config.option
+        self.profile = suite.profile(opt.profile)
+        self.variant_names = suite.variant_names(opt.variants)
+        self.seq_lens = options.parse_list(opt.seq_lens, int, "--seq-lens") if opt.seq_lens else self.profile.seq_lens
+        self.batch_sizes = (options.parse_list(opt.batch_sizes, int, "--batch-sizes") if opt.batch_sizes
+                            else self.profile.batch_sizes)
+        if any(n < 1 for n in (*self.seq_lens, *self.batch_sizes)):
+            raise UserError("--seq-lens and --batch-sizes must be positive integers")
+        self.devices = options.parse_list(opt.devices, option="--devices") if opt.devices else self._default_devices()
+        bad = [d for d in self.devices if d not in ("cpu", "cuda")]
+        if bad:
+            raise UserError(f"--devices: unknown {bad}; use cpu and/or cuda")
+        self.gates = suite.Gates.parse(suite.Gate(opt.max_accuracy_drop, opt.max_relative_drop),
+                                       self.config.getini("accuracy_thresholds"))
+
+    @staticmethod
+    def _default_devices():
+        from fastbert_variants.hardware import cuda_available
+
+        return ["cpu", "cuda"] if cuda_available() else ["cpu"]
+
+    @cached_property
+    def workbench(self):
+        from fastbert_variants.workbench import Workbench
+
+        opt = self.config.option
+        try:
+            bench = Workbench(opt.model, options.dataset_spec(opt), options.cache_dir(opt), options.threads(opt),
+                              opt.trust_remote_code)
+            _ = bench.source.config  # resolve now: a bad --model stops the session with one line
+            return bench
+        except UserError as exc:
+            pytest.exit(f"fastbert-variants: {exc}", returncode=2)
+
+
+def pytest_configure(config):
+    try:
+        config.stash[STATE] = SuiteState(config)
+    except UserError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_generate_tests(metafunc):
+    state = metafunc.config.stash[STATE]
+    if "latency_case" in metafunc.fixturenames:
+        cases = suite.latency_cases(state.variant_names, state.devices, state.batch_sizes, state.seq_lens,
+                                    state.profile.include_slow or bool(state.variant_names))
+        metafunc.parametrize("latency_case", [pytest.param(c, id=c.id, marks=_marks(c.device, c.variant))
+                                              for c in cases])
+    if "accuracy_case" in metafunc.fixturenames:
+        from fastbert_variants.variants import BASELINE, REGISTRY, pairs
+
+        include_slow = state.profile.include_slow or bool(state.variant_names)
+        cases = [(d, v) for d, v in pairs(state.variant_names, tuple(state.devices))
+                 if v != BASELINE and (include_slow or not REGISTRY[v].slow)]
+        metafunc.parametrize("accuracy_case", [pytest.param(c, id=f"{c[0]}-{c[1]}", marks=_marks(*c)) for c in cases])
+
+
+def _marks(device: str, variant: str) -> list:
+    from fastbert_variants.variants import REGISTRY
+
+    return [pytest.mark.cuda] * (device == "cuda") + [pytest.mark.slow] * REGISTRY[variant].slow
+
+
+@pytest.fixture(scope="session")
+def suite_state(request) -> SuiteState:
+    return request.config.stash[STATE]
+
+
+@pytest.fixture(scope="session")
+def workbench(suite_state):
+    return suite_state.workbench
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    from fastbert_variants.report import speedup_table
+
+    state = config.stash.get(STATE, None)
+    if state and state.latency_results:
+        terminalreporter.write_sep("=", "fastbert-variants: speedup over torch-fp32 (interleaved median, same run)")
+        terminalreporter.write_line(speedup_table(state.latency_results))
+
+
+def pytest_sessionfinish(session):
+    state = session.config.stash.get(STATE, None)
+    path = session.config.option.accuracy_json
+    if state and path and state.accuracy_results:
+        Path(path).write_text(json.dumps(state.accuracy_results, indent=2))

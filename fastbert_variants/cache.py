@@ -1,0 +1,114 @@
+"""Content-addressed build cache: one folder per (model files, variant, options, library versions).
+
+An entry is built in a temporary folder beside its final place and renamed into place, then
+sealed by a manifest of every file's size and sha256. An entry whose files do not match its
+manifest (a killed build, a disk error, an edit) is removed and rebuilt, never used. A file
+lock per entry keeps two runs that share the cache from building the same entry at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_DIR = Path(os.environ.get("FASTBERT_VARIANTS_CACHE", "~/.cache/fastbert-variants"))
+MANIFEST = "fastbert-manifest.json"
+VERSIONED_PACKAGES = ("torch", "transformers", "onnx", "onnxruntime", "onnxruntime-gpu", "optimum", "optimum-onnx", "torchao")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class BuildCache:
+    """Folders of built artifacts under `root/builds/<variant>/<key>`."""
+
+    def __init__(self, root: Path | str = DEFAULT_CACHE_DIR):
+        self.root = Path(root).expanduser()
+
+    def key(self, **parts) -> str:
+        """A hash of what the artifact depends on; library versions are always part of it."""
+        payload = json.dumps({**parts, "versions": library_versions()}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+    def entry(self, variant: str, key: str) -> Path:
+        return self.root / "builds" / variant / key
+
+    def is_valid(self, folder: Path) -> bool:
+        manifest_path = folder / MANIFEST
+        if not manifest_path.is_file():
+            return False
+        try:
+            files = json.loads(manifest_path.read_text())["files"]
+            return all(
+                (folder / name).is_file() and (folder / name).stat().st_size == meta["bytes"] and _sha256(folder / name) == meta["sha256"]
+                for name, meta in files.items()
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
+    def manifest(self, folder: Path) -> dict:
+        return json.loads((folder / MANIFEST).read_text())
+
+    @contextmanager
+    def _lock(self, folder: Path):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with open(folder.with_name(folder.name + ".lock"), "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def get_or_build(self, variant: str, key: str, build: Callable[[Path], dict | None]) -> tuple[Path, dict]:
+        """Return (folder, manifest); call build(tmp_folder) -> info only when no valid entry exists."""
+        folder = self.entry(variant, key)
+        with self._lock(folder):
+            if self.is_valid(folder):
+                return folder, self.manifest(folder)
+            if folder.exists():
+                log.warning("cache entry %s is incomplete or corrupt: rebuilding it", folder)
+                shutil.rmtree(folder)
+            tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            started = time.perf_counter()
+            try:
+                info = build(tmp) or {}
+                files = {
+                    str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+                    for p in sorted(tmp.rglob("*")) if p.is_file()
+                }
+                manifest = {"variant": variant, "key": key, "build_seconds": round(time.perf_counter() - started, 3),
+                            "versions": library_versions(), "info": info, "files": files}
+                (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+                os.replace(tmp, folder)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            return folder, manifest

@@ -1,0 +1,169 @@
+"""The `fastbert-variants` command: info, list, build, train-default."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from . import options
+from .errors import UserError
+
+log = logging.getLogger("fastbert_variants")
+
+
+def _workbench(args):
+    from .workbench import Workbench
+
+    return Workbench(args.model, options.dataset_spec(args), options.cache_dir(args), options.threads(args),
+                     args.trust_remote_code)
+
+
+def cmd_info(args) -> int:
+    import numpy as np
+
+    bench = _workbench(args)
+    model = bench.source.describe()
+    print(f"model        {model['spec']}  ({model['folder']})")
+    print(f"architecture {model['architecture']}  weights: {model['weights']}")
+    print(f"parameters   {model['parameters']:,} ({model['parameters'] / 1e6:.1f}M)")
+    print(f"layers       {model['layers']}  hidden size {model['hidden_size']}  max positions {model['max_positions']}")
+    print(f"labels       {model['labels']}")
+    if args.dataset_given or args.score:
+        data = bench.dataset
+        lengths = np.asarray([len(ids) for ids in bench.source.tokenizer(data.texts, truncation=False)["input_ids"]])
+        print(f"dataset      {data.name}: {len(data)} rows to score, {len(data.calibration_texts)} for calibration")
+        print(f"label counts {data.label_counts()}")
+        print(f"tokens       mean {lengths.mean():.1f}, max {lengths.max()} (texts past {model['max_positions']} "
+              f"are truncated: {int((lengths > model['max_positions']).sum())})")
+    if args.score:
+        from .metrics import classification_scores, predict_logits
+
+        if not bench.source.trained:
+            raise UserError(f"{args.model} has random weights: there is nothing to score; use a trained model")
+        labels = bench.dataset.labels_for(bench.source.id2label)
+        started = time.perf_counter()
+        logits = predict_logits(bench.runner("torch-fp32", "cpu"), bench.source.tokenizer, bench.dataset.texts)
+        scores = classification_scores(labels, logits.argmax(-1))
+        print(f"torch-fp32 on cpu, {bench.threads} threads, {time.perf_counter() - started:.1f} s: " +
+              ", ".join(f"{k}={v:.4f}" for k, v in scores.items() if k != "accuracy"))
+        print(f"accuracy={scores['accuracy']:.4f} n={len(labels)}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .variants import REGISTRY, pairs
+
+    rows = [("variant", "device", "available here", "built by")]
+    for device, name in pairs(devices=tuple(args.devices)):
+        reason = REGISTRY[name].unavailable_reason(device)
+        rows.append((name, device, "yes" if reason is None else f"no: {reason}", REGISTRY[name].library))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)))
+    return 0
+
+
+def cmd_build(args) -> int:
+    import numpy as np
+
+    from .inputs import padded_batches
+    from .variants import BASELINE, pairs
+    from .workbench import VariantUnavailable
+
+    bench = _workbench(args)
+    names = options.parse_list(args.variants, option="--variants") if args.variants != "all" else None
+    started = time.perf_counter()
+    check_batch = reference = None
+    if args.check:
+        check_batch = next(padded_batches(bench.source.tokenizer, bench.dataset.texts[:16], 16, 128))
+        reference = bench.runner(BASELINE, args.device)(check_batch)
+    for device, name in pairs(names, devices=(args.device,)):
+        try:
+            t0 = time.perf_counter()
+            runner = bench.runner(name, device)
+        except VariantUnavailable as exc:
+            print(f"skip  {name:26} {exc}")
+            continue
+        line = (f"ready {name:26} {device:4}  {time.perf_counter() - t0:7.2f} s now  (build {runner.build_seconds:.2f} s "
+                f"when first made)  {runner.size_bytes / 1e6:8.1f} MB")
+        if args.check:
+            logits = runner(check_batch)
+            line += (f"  max|logit-fp32| {np.abs(logits - reference).max():.4f}  same label "
+                     f"{np.mean(logits.argmax(-1) == reference.argmax(-1)):.0%}")
+        print(line, flush=True)
+        if name != BASELINE:
+            bench.release(name, device)
+    print(f"total {time.perf_counter() - started:.2f} s; cache {bench.cache.root}")
+    return 0
+
+
+def cmd_train_default(args) -> int:
+    from pathlib import Path
+
+    from .default_model import HEAD_FILE
+    from .default_model.train import train_head
+
+    output = Path(args.output) if args.output else HEAD_FILE
+    result = train_head(output, args.train_tweets)
+    print(f"wrote {output}: trained on {result['train_tweets']} tweets; held-out accuracy "
+          f"{result['held_out_accuracy']:.4f} on {result['held_out_tweets']} (majority {result['majority_baseline']:.4f})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fastbert-variants", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    info = commands.add_parser("info", help="describe the model and dataset; --score scores FP32")
+    options.add_options(info.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS, options.CLI_ALIASES)
+    info.add_argument("--score", action="store_true", help="score torch-fp32 on the dataset's evaluation rows")
+    info.set_defaults(func=cmd_info)
+
+    listing = commands.add_parser("list", help="every variant, per device, and whether it can run here")
+    listing.add_argument("--devices", nargs="+", default=["cpu", "cuda"], choices=["cpu", "cuda"])
+    listing.set_defaults(func=cmd_list)
+
+    build = commands.add_parser("build", help="build variants into the cache, printing time and size")
+    options.add_options(build.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS, options.CLI_ALIASES)
+    build.add_argument("--variants", default="all", help="comma-separated names, or all")
+    build.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    build.add_argument("--check", action="store_true", help="also run each on 16 texts and compare with torch-fp32")
+    build.set_defaults(func=cmd_build)
+
+    train = commands.add_parser("train-default", help="retrain the default model's sentiment head (about 3 minutes)")
+    train.add_argument("--output", default=None, help="where to write head.safetensors (default: the package's)")
+    train.add_argument("--train-tweets", type=int, default=6000)
+    train.set_defaults(func=cmd_train_default)
+    return parser
+
+
+def quiet_libraries() -> None:
+    """Keep the libraries' notices (optional kernels not loaded, progress bars) out of our output."""
+    for noisy in ("torchao", "torch._dynamo", "torch.utils._pytree", "optimum"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    args.dataset_given = any(a.startswith("--dataset") for a in argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    quiet_libraries()
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"fastbert-variants: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

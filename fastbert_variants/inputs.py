@@ -1,0 +1,50 @@
+"""Token batches: exactly L real tokens for timing, dynamic padding for scoring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from .errors import UserError
+
+TokenBatch = dict[str, np.ndarray]  # input_ids, attention_mask (and token_type_ids): int64 [batch, seq_len]
+
+
+def exact_length_batch(tokenizer, texts: list[str], seq_len: int, batch_size: int, max_positions: int) -> TokenBatch:
+    """`batch_size` rows of exactly `seq_len` tokens of real text, no padding, mask all ones.
+
+    Each row joins consecutive texts, starting at a different one, until it is long enough and
+    is then truncated by the tokenizer itself, so special tokens are the model's own and every
+    row is real language even when single texts are short.
+    """
+    if seq_len > max_positions:
+        raise UserError(f"sequence length {seq_len} is past the model's maximum of {max_positions} positions")
+    if seq_len < 3:
+        raise UserError(f"sequence length {seq_len} leaves no room for text between the special tokens; use 3 or more")
+    if not texts:
+        raise UserError("the dataset has no texts to build token batches from")
+    rows = []
+    for row in range(batch_size):
+        pieces, words, index = [], 0, row * 7
+        while words < 2 * seq_len:  # a word is at least one token, so 2x words is surely long enough
+            text = texts[index % len(texts)]
+            pieces.append(text)
+            words += len(text.split()) + 1
+            index += 1
+        encoded = tokenizer(" ".join(pieces), truncation=True, max_length=seq_len)["input_ids"]
+        if len(encoded) != seq_len:
+            raise UserError(f"cannot make {seq_len} tokens from the dataset's texts (got {len(encoded)})")
+        rows.append(encoded)
+    input_ids = np.asarray(rows, dtype=np.int64)
+    return {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
+            "token_type_ids": np.zeros_like(input_ids)}
+
+
+def padded_batches(tokenizer, texts: list[str], batch_size: int, max_length: int,
+                   padding: str | bool = "longest") -> Iterator[TokenBatch]:
+    """Batches in order, each padded to its longest text (or `padding="max_length"`), truncated to max_length."""
+    for start in range(0, len(texts), batch_size):
+        encoded = tokenizer(texts[start : start + batch_size], padding=padding, truncation=True,
+                            max_length=max_length, return_tensors="np", return_token_type_ids=True)
+        yield {k: encoded[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}

@@ -1,0 +1,57 @@
+"""Scores: accuracy/precision/recall/F1 from scikit-learn, agreement with FP32, and paired flips."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .inputs import padded_batches
+
+SCORING_MAX_TOKENS = 128
+
+
+def predict_logits(runner, tokenizer, texts: list[str], batch_size: int = 32, max_length: int = SCORING_MAX_TOKENS) -> np.ndarray:
+    """Logits for every text, in the texts' order.
+
+    Texts are batched in order of length, each batch padded to its longest text, so little
+    compute goes to padding; the same batches go to every variant, so scores stay paired.
+    """
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+    order = np.argsort(lengths, kind="stable")
+    chunks = [runner(batch) for batch in padded_batches(tokenizer, [texts[i] for i in order], batch_size, max_length)]
+    logits = np.empty((len(texts), chunks[0].shape[1]), dtype=np.float32)
+    logits[order] = np.concatenate(chunks)
+    return logits
+
+
+def classification_scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    precision, recall, f1, _ = precision_recall_fscore_support(labels, predicted, average="macro", zero_division=0)
+    return {"accuracy": float(accuracy_score(labels, predicted)), "precision_macro": float(precision),
+            "recall_macro": float(recall), "f1_macro": float(f1)}
+
+
+def paired_comparison(labels: np.ndarray, baseline_logits: np.ndarray, variant_logits: np.ndarray) -> dict:
+    """How a variant's predictions differ from the baseline's on the same rows.
+
+    McNemar's exact test looks only at the rows where exactly one of the two is right: under
+    "no difference" those split 50/50, so the p-value is a two-sided binomial test on them.
+    """
+    from scipy.stats import binomtest
+
+    base_pred, var_pred = baseline_logits.argmax(-1), variant_logits.argmax(-1)
+    base_right, var_right = base_pred == labels, var_pred == labels
+    lost = int(np.sum(base_right & ~var_right))  # FP32 right, variant wrong
+    gained = int(np.sum(~base_right & var_right))
+    diff = np.abs(baseline_logits.astype(np.float64) - variant_logits.astype(np.float64))
+    return {
+        "agreement": float(np.mean(base_pred == var_pred)),
+        "flipped_to_wrong": lost,
+        "flipped_to_right": gained,
+        "mcnemar_p": float(binomtest(lost, lost + gained, 0.5).pvalue) if lost + gained else 1.0,
+        "max_abs_logit_diff": float(diff.max()) if diff.size else 0.0,
+        "mean_abs_logit_diff": float(diff.mean()) if diff.size else 0.0,
+        "flipped_rows": np.flatnonzero(base_pred != var_pred).tolist(),
+    }

@@ -1,0 +1,74 @@
+"""Options shared by the CLI and the pytest plugin, declared once as data.
+
+Both argparse's `add_argument` and pytest's `parser.addoption` take the same arguments, so one
+table serves both; `dataset_spec` and friends read the parsed values back from either.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .cache import DEFAULT_CACHE_DIR
+from .datasets import DatasetSpec
+from .errors import UserError
+
+MODEL_OPTIONS = [
+    (("--model", "--model-id"), dict(dest="model", default="default", metavar="SPEC",
+     help="`default` (embedded offline MiniLM sentiment model), a local model folder, a hub id, or random:<preset>")),
+    (("--trust-remote-code",), dict(action="store_true", default=False,
+     help="let transformers run code shipped with a hub model (off by default)")),
+    # pytest owns --cache-dir (its .pytest_cache), so the suite's spelling is --variant-cache-dir.
+    (("--variant-cache-dir",), dict(dest="variant_cache_dir", default=str(DEFAULT_CACHE_DIR), metavar="DIR",
+     help="where built variants are kept (default $FASTBERT_VARIANTS_CACHE or ~/.cache/fastbert-variants)")),
+    (("--threads",), dict(type=int, default=None, metavar="N",
+     help="threads for torch and ONNX Runtime alike (default: the physical cores)")),
+]
+DATASET_OPTIONS = [
+    (("--dataset",), dict(default="default", metavar="SPEC",
+     help="`default` (held-out tweets), a hub dataset name, or a local .csv/.tsv/.jsonl/.parquet file")),
+    (("--dataset-config",), dict(default=None, help="hub dataset config, e.g. sst2")),
+    (("--dataset-split",), dict(default=None, help="split to score (hub datasets; default test)")),
+    (("--calibration-split",), dict(default="train", help="split whose texts calibrate static int8 (hub datasets)")),
+    (("--text-column", "--dataset-input-column"), dict(dest="text_column", default="text", help="column with the text")),
+    (("--label-column",), dict(default="label", help="column with the label")),
+    (("--normalize-labels",), dict(action="store_true", default=False,
+     help="labels are the numeric prefix of the label column: '0_not_relevant' -> 0")),
+    (("--max-samples",), dict(type=int, default=None, metavar="N", help="score only the first N rows")),
+]
+
+
+def add_options(add, table, aliases: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Add every option of `table` with `add`; `aliases` adds spellings (the CLI's --cache-dir)."""
+    for names, kwargs in table:
+        add(*names, *(aliases or {}).get(names[0], ()), **kwargs)
+
+
+CLI_ALIASES = {"--variant-cache-dir": ("--cache-dir",)}
+
+
+def dataset_spec(values) -> DatasetSpec:
+    return DatasetSpec(
+        name=values.dataset, config=values.dataset_config, split=values.dataset_split,
+        calibration_split=values.calibration_split, text_column=values.text_column,
+        label_column=values.label_column, normalize_labels=values.normalize_labels, max_samples=values.max_samples,
+    )
+
+
+def threads(values) -> int:
+    from .hardware import physical_cores
+
+    count = values.threads if values.threads is not None else physical_cores()
+    if count < 1:
+        raise UserError(f"--threads must be at least 1, got {count}")
+    return count
+
+
+def cache_dir(values) -> Path:
+    return Path(values.variant_cache_dir).expanduser()
+
+
+def parse_list(text: str, convert=str, option: str = "") -> list:
+    try:
+        return [convert(part.strip()) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not a comma-separated list of {convert.__name__}s") from None

@@ -1,0 +1,226 @@
+"""Resolve a model spec to a local Hugging Face folder, with its config and tokenizer.
+
+Specs: `default` (the embedded offline model), a local folder, a hub id (downloaded once,
+then the same path as a folder), or `random:<preset>` (seeded random weights, speed only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+
+PRESETS_DIR = Path(__file__).with_name("presets")
+RANDOM_PREFIX = "random:"
+RANDOM_SEED = 0
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+# Safetensors only: a hub model's pickled .bin weights are never loaded.
+HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model"]
+FINGERPRINT_FILES = ("config.json", "*.safetensors")
+
+
+def preset_names() -> list[str]:
+    """Configs shipped in presets/ (the tokenizer folder there is shared by all of them)."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.json"))
+
+
+@dataclass
+class ModelSource:
+    """A sequence classifier on local disk. `trained` is False for random weights (speed only)."""
+
+    spec: str
+    folder: Path
+    trained: bool = True
+    trust_remote_code: bool = False
+
+    @cached_property
+    def config(self):
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(self.folder, trust_remote_code=self.trust_remote_code)
+
+    @cached_property
+    def tokenizer(self):
+        from transformers import AutoTokenizer
+
+        try:
+            return AutoTokenizer.from_pretrained(self.folder, trust_remote_code=self.trust_remote_code)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"model folder {self.folder} has no usable tokenizer ({str(exc).splitlines()[0][:120]}); "
+                            "save one there with tokenizer.save_pretrained") from None
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 over the config and weight files: what the build cache is keyed by."""
+        digest = hashlib.sha256()
+        for pattern in FINGERPRINT_FILES:
+            for path in sorted(self.folder.glob(pattern)):
+                digest.update(path.name.encode())
+                with path.open("rb") as handle:
+                    for chunk in iter(lambda: handle.read(1 << 22), b""):
+                        digest.update(chunk)
+        return digest.hexdigest()
+
+    @cached_property
+    def input_names(self) -> tuple[str, ...]:
+        """The token inputs this architecture's classifier takes (DistilBERT takes no token_type_ids)."""
+        import inspect
+
+        from transformers import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING
+
+        accepted = inspect.signature(MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING[type(self.config)].forward).parameters
+        return tuple(n for n in ("input_ids", "attention_mask", "token_type_ids") if n in accepted)
+
+    @property
+    def max_positions(self) -> int:
+        limits = [getattr(self.config, "max_position_embeddings", None), self.tokenizer.model_max_length]
+        return min(int(v) for v in limits if v and v < 1_000_000)
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return {int(k): v for k, v in self.config.id2label.items()}
+
+    @property
+    def weights_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.glob("*.safetensors"))
+
+    def load_model(self, dtype=None):
+        """A fresh eval-mode torch model from the folder (safetensors only, no remote code unless asked)."""
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        model = AutoModelForSequenceClassification.from_pretrained(
+            self.folder, dtype=dtype or torch.float32, use_safetensors=True,
+            trust_remote_code=self.trust_remote_code, attn_implementation="sdpa",
+        )
+        return model.eval()
+
+    def describe(self) -> dict:
+        config = self.config
+        import torch  # noqa: F401  (parameter count needs no model: count from the safetensors header)
+
+        return {
+            "spec": self.spec,
+            "folder": str(self.folder),
+            "architecture": (config.architectures or [config.model_type])[0],
+            "parameters": count_parameters(self.folder),
+            "layers": getattr(config, "num_hidden_layers", getattr(config, "n_layers", None)),
+            "hidden_size": getattr(config, "hidden_size", getattr(config, "dim", None)),
+            "max_positions": self.max_positions,
+            "labels": self.id2label,
+            "weights": "random (seeded; speed only)" if not self.trained else "trained",
+        }
+
+
+def count_parameters(folder: Path) -> int:
+    """Count parameters from safetensors headers, without loading any weight."""
+    from safetensors import safe_open
+
+    total = 0
+    for path in folder.glob("*.safetensors"):
+        with safe_open(path, "pt") as handle:
+            for key in handle.keys():
+                if key.endswith("position_ids"):
+                    continue
+                shape = handle.get_slice(key).get_shape()
+                count = 1
+                for dim in shape:
+                    count *= dim
+                total += count
+    return total
+
+
+def resolve_model(spec: str, cache_dir: Path, trust_remote_code: bool = False) -> ModelSource:
+    """Turn what the user typed into a ModelSource, or raise a one-line UserError."""
+    cache_dir = Path(cache_dir).expanduser()
+    if spec == "default":
+        from .default_model import materialize
+
+        return ModelSource("default", materialize(cache_dir))
+    if spec.startswith(RANDOM_PREFIX):
+        return ModelSource(spec, _random_model(spec[len(RANDOM_PREFIX):], cache_dir), trained=False)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return _local_source(spec, path, trust_remote_code)
+    if spec.startswith(("/", ".", "~")) or path.suffix or not HUB_ID.match(spec):
+        raise UserError(f"model folder {spec} does not exist; give a folder holding config.json and weights, "
+                        f"a hub id, `default`, or random:<preset> ({', '.join(preset_names())})")
+    return _local_source(spec, _download(spec), trust_remote_code)
+
+
+def _local_source(spec: str, folder: Path, trust_remote_code: bool) -> ModelSource:
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise UserError(f"{folder} has no config.json, so it is not a Hugging Face model folder; "
+                        "save one with model.save_pretrained(folder)")
+    if not any(folder.glob("*.safetensors")):
+        raise UserError(f"{folder} has no *.safetensors weights (pickled .bin weights are not loaded); "
+                        "convert them with model.save_pretrained(folder, safe_serialization=True)")
+    architectures = json.loads(config_path.read_text()).get("architectures") or []
+    trained = any(a.endswith("ForSequenceClassification") for a in architectures)
+    if not trained:
+        log.warning("%s is a %s, not a sequence classifier: its head will be random (speed only)", spec,
+                    architectures or "model without architectures")
+    return ModelSource(spec, folder.resolve(), trained=trained, trust_remote_code=trust_remote_code)
+
+
+def _download(repo_id: str) -> Path:
+    import huggingface_hub
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    try:
+        return Path(huggingface_hub.snapshot_download(repo_id, allow_patterns=HUB_FILES))
+    except GatedRepoError:
+        raise UserError(f"hub model {repo_id!r} is gated: accept its terms on the hub and log in "
+                        "(huggingface-cli login), or pass a local folder") from None
+    except RepositoryNotFoundError:
+        raise UserError(f"no model {repo_id!r} on the Hugging Face hub; check the id, or pass a local folder") from None
+    except (LocalEntryNotFoundError, EntryNotFoundError, OSError) as exc:
+        raise UserError(
+            f"cannot download {repo_id!r} from the Hugging Face hub (offline or unreachable: "
+            f"{type(exc).__name__}); on a machine with network run `hf download {repo_id} --local-dir DIR`, "
+            "copy DIR here and pass --model DIR"
+        ) from None
+
+
+def _random_model(preset: str, cache_dir: Path) -> Path:
+    """A folder with seeded random weights for a shipped config, and the MiniLM (bert-base-uncased) tokenizer."""
+    preset_file = PRESETS_DIR / f"{preset}.json"
+    if not preset_file.is_file():
+        raise UserError(f"unknown preset {preset!r} in random:{preset}; presets: {', '.join(preset_names())}")
+    digest = hashlib.sha256(preset_file.read_bytes() + str(RANDOM_SEED).encode()).hexdigest()[:16]
+    folder = cache_dir / "models" / f"random-{preset}-{digest}"
+    if (folder / "config.json").exists():
+        return folder
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    settings = json.loads(preset_file.read_text())
+    settings.pop("_note", None)
+    config = AutoConfig.for_model(settings.pop("model_type"), **settings)
+    torch.manual_seed(RANDOM_SEED)
+    model = AutoModelForSequenceClassification.from_config(config)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    # Every preset's vocabulary is bert-base-uncased's 30,522 WordPiece tokens; the files ship here.
+    shutil.copytree(PRESETS_DIR / "tokenizer", tmp, dirs_exist_ok=True)
+    try:
+        tmp.rename(folder)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder

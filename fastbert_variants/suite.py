@@ -1,0 +1,122 @@
+"""What the pytest suite runs: profiles, the case matrix, and the accuracy gate. No pytest here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import UserError
+from .timing import TimingPlan
+from .variants import BASELINE, REGISTRY, pairs
+
+SEQ_LENS = (16, 32, 64, 128, 256, 512)
+BATCH_SIZES = (1, 8)
+
+
+@dataclass(frozen=True)
+class Profile:
+    seq_lens: tuple[int, ...]
+    batch_sizes: tuple[int, ...]
+    timing: TimingPlan
+    include_slow: bool
+
+
+PROFILES = {
+    "quick": Profile((16, 128, 512), (1,), TimingPlan(warmup_rounds=2, min_rounds=5, max_rounds=30,
+                                                        target_seconds=1.0, interleave_blocks=8), include_slow=False),
+    "full": Profile(SEQ_LENS, BATCH_SIZES, TimingPlan(warmup_rounds=3, min_rounds=10, max_rounds=200,
+                                                      target_seconds=3.0, interleave_blocks=16), include_slow=True),
+}
+
+
+@dataclass(frozen=True)
+class LatencyCase:
+    device: str
+    batch_size: int
+    seq_len: int
+    variant: str
+
+    @property
+    def cell(self) -> str:
+        return f"{self.device}-b{self.batch_size}-s{self.seq_len}"
+
+    @property
+    def id(self) -> str:
+        return f"{self.cell}-{self.variant}"
+
+
+def profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise UserError(f"unknown profile {name!r}; use one of {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def variant_names(text: str) -> list[str] | None:
+    if text.strip() == "all":
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise UserError(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+    return names
+
+
+def latency_cases(names, devices, batch_sizes, seq_lens, include_slow: bool) -> list[LatencyCase]:
+    """Cells in order, FP32 first in each, so a cell's variants run side by side."""
+    chosen = [(d, v) for d, v in pairs(names, tuple(devices)) if include_slow or not REGISTRY[v].slow]
+    cases = []
+    for device in devices:
+        in_device = [v for d, v in chosen if d == device]
+        ordered = [BASELINE] * (BASELINE in in_device) + [v for v in in_device if v != BASELINE]
+        cases += [LatencyCase(device, b, s, v) for b in batch_sizes for s in seq_lens for v in ordered]
+    return cases
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Largest allowed drop of a variant's accuracy from FP32's, in points and in percent of FP32's."""
+
+    max_points: float = 1.0
+    max_relative_percent: float = 1.0
+
+    def check(self, fp32_accuracy: float, variant_accuracy: float) -> tuple[bool, float, float]:
+        drop_points = 100.0 * (fp32_accuracy - variant_accuracy)
+        drop_relative = 100.0 * (fp32_accuracy - variant_accuracy) / fp32_accuracy if fp32_accuracy else 0.0
+        return (drop_points <= self.max_points and drop_relative <= self.max_relative_percent), drop_points, drop_relative
+
+
+@dataclass
+class Gates:
+    default: Gate
+    per_variant: dict[str, Gate] = field(default_factory=dict)
+
+    def for_variant(self, name: str) -> Gate:
+        return self.per_variant.get(name, self.default)
+
+    @classmethod
+    def parse(cls, default: Gate, lines: list[str]) -> Gates:
+        """ini lines `NAME = POINTS RELATIVE_PERCENT`, e.g. `ort-int8-static = 2.0 2.5`."""
+        per_variant = {}
+        for line in lines:
+            try:
+                name, values = (part.strip() for part in line.split("=", 1))
+                points, relative = (float(v) for v in values.split())
+            except ValueError:
+                raise UserError(f"accuracy_thresholds line {line!r}: write `VARIANT = POINTS RELATIVE_PERCENT`") from None
+            per_variant[name] = Gate(points, relative)
+        return cls(default, per_variant)
+
+
+def gate_failure_message(name: str, device: str, gate: Gate, fp32: dict, scores: dict, comparison: dict,
+                         flipped_texts: list[str]) -> str:
+    _, points, relative = gate.check(fp32["accuracy"], scores["accuracy"])
+    lines = [
+        f"{name} on {device} lost too much accuracy: drop {points:.2f} points ({relative:.2f}% of FP32) "
+        f"> allowed {gate.max_points:.2f} points / {gate.max_relative_percent:.2f}%",
+        "  metric      fp32     variant",
+        *(f"  {k:<11} {fp32[k]:.4f}   {scores[k]:.4f}" for k in ("accuracy", "precision_macro", "recall_macro", "f1_macro")),
+        f"  flips: {comparison['flipped_to_wrong']} right->wrong, {comparison['flipped_to_right']} wrong->right; "
+        f"exact McNemar p={comparison['mcnemar_p']:.3g}; agreement {comparison['agreement']:.4f}; "
+        f"max |logit diff| {comparison['max_abs_logit_diff']:.3f}",
+        *(f"  flipped: {text[:100]!r}" for text in flipped_texts[:3]),
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""Speedups that hold on a noisy machine: FP32 and a variant timed in alternating blocks.
+
+Absolute times on a shared 2-core machine drift by 20% between runs; a ratio measured in
+interleaved blocks (FP32, variant, variant, FP32, ... — ABBA, so a slow drift cancels) moves far
+less. Each block is a few calls, not one, and ONNX Runtime's threads do not spin between runs
+(see variants/onnxruntime.py), so one runtime's idle threads do not tax the other's calls.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from scipy.stats import binom
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """How every variant of a run is timed: the same for all of them."""
+
+    warmup_rounds: int
+    min_rounds: int
+    max_rounds: int
+    target_seconds: float  # rounds are chosen to fill about this long, within [min, max]
+    interleave_blocks: int
+    block_seconds: float = 0.2  # calls per interleaved block: enough to last about this long
+
+    def rounds_for(self, seconds_per_call: float) -> int:
+        wanted = math.ceil(self.target_seconds / max(seconds_per_call, 1e-6))
+        return max(self.min_rounds, min(self.max_rounds, wanted))
+
+    def calls_per_block(self, seconds_per_call: float) -> int:
+        return max(1, min(50, round(self.block_seconds / max(seconds_per_call, 1e-6))))
+
+
+def seconds_per_call(run: Callable, prepared, calls: int = 1) -> float:
+    started = time.perf_counter()
+    for _ in range(calls):
+        run(prepared)
+    return (time.perf_counter() - started) / calls
+
+
+def median_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free interval for the median: order statistics picked from Binomial(n, 1/2)."""
+    ordered = sorted(values)
+    n = len(ordered)
+    if n < 3:
+        return ordered[0], ordered[-1]
+    lower = int(binom.ppf((1 - confidence) / 2, n, 0.5))
+    lower = max(0, lower - 1 if binom.cdf(lower, n, 0.5) > (1 - confidence) / 2 else lower)
+    return ordered[lower], ordered[n - 1 - lower]
+
+
+def interleaved_speedup(baseline: Callable, baseline_input, variant: Callable, variant_input,
+                        blocks: int, calls_per_block: int) -> dict:
+    """Median over blocks of (baseline time / variant time); above 1 means the variant is faster."""
+    ratios = []
+    for block in range(blocks):
+        if block % 2 == 0:
+            base = seconds_per_call(baseline, baseline_input, calls_per_block)
+            var = seconds_per_call(variant, variant_input, calls_per_block)
+        else:
+            var = seconds_per_call(variant, variant_input, calls_per_block)
+            base = seconds_per_call(baseline, baseline_input, calls_per_block)
+        ratios.append(base / var)
+    low, high = median_ci(ratios)
+    return {"median": statistics.median(ratios), "ci95": [low, high], "blocks": blocks,
+            "calls_per_block": calls_per_block, "order": "ABBA"}

@@ -1,0 +1,55 @@
+"""TorchScript: torch.jit.trace then torch.jit.freeze, saved in the cache as a TorchScript archive.
+
+A TorchScript archive holds graph code and tensors, loaded by torch.jit.load, not by the
+pickle-based torch.load, so the cache never unpickles Python objects.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..inputs import exact_length_batch
+from . import register
+from .base import Variant
+from .torch_eager import TorchRunner
+
+TRACE_SEQ_LEN = 32
+TRACE_BATCH = 2
+
+
+@dataclass(frozen=True)
+class TracedTorch(Variant):
+    def build(self, context):
+        import torch
+
+        started = time.perf_counter()
+        source = context.source
+        names = source.input_names
+
+        def trace(folder):
+            from transformers import AutoModelForSequenceClassification
+
+            # torchscript=True makes the model return tuples; eager attention traces without shape guards.
+            model = AutoModelForSequenceClassification.from_pretrained(
+                source.folder, torchscript=True, attn_implementation="eager", use_safetensors=True).eval()
+            batch = exact_length_batch(source.tokenizer, ["a sample sentence to trace the graph with"],
+                                       TRACE_SEQ_LEN, TRACE_BATCH, source.max_positions)
+            example = tuple(torch.from_numpy(batch[n]) for n in names)
+            with torch.inference_mode():
+                frozen = torch.jit.freeze(torch.jit.trace(model, example, check_trace=False))
+            torch.jit.save(frozen, str(folder / "model.ts"))
+            return {"traced_at": [TRACE_BATCH, TRACE_SEQ_LEN], "inputs": list(names)}
+
+        key = context.cache.key(model=source.fingerprint, variant=self.name)
+        folder, manifest = context.cache.get_or_build(self.name, key, trace)
+        module = torch.jit.load(str(folder / "model.ts"), map_location="cpu")
+        return TorchRunner(
+            variant=self.name, device=context.device, size_bytes=(folder / "model.ts").stat().st_size,
+            build_seconds=manifest["build_seconds"], info={"threads": context.threads, "load_seconds":
+            round(time.perf_counter() - started, 3), **manifest["info"]},
+            forward=module, input_names=names, positional=True,
+        )
+
+
+register(TracedTorch("torchscript", ("cpu",), "torch.jit", "torch.jit.trace + torch.jit.freeze", ("torch",)))

@@ -1,0 +1,71 @@
+import threading
+
+import pytest
+
+from fastbert_variants.cache import MANIFEST, BuildCache
+
+
+def write_file(folder):
+    (folder / "model.bin").write_bytes(b"x" * 1000)
+    return {"made": True}
+
+
+def test_second_request_builds_nothing(tmp_path):
+    cache, calls = BuildCache(tmp_path), []
+    key = cache.key(model="abc", variant="v")
+    first = cache.get_or_build("v", key, lambda f: calls.append(1) or write_file(f))
+    second = cache.get_or_build("v", key, lambda f: calls.append(1) or write_file(f))
+    assert calls == [1] and first == second and first[1]["info"] == {"made": True}
+
+
+def test_key_depends_on_every_part(tmp_path):
+    cache = BuildCache(tmp_path)
+    assert cache.key(model="a", variant="v") != cache.key(model="b", variant="v")
+    assert cache.key(model="a", variant="v") != cache.key(model="a", variant="w")
+    assert cache.key(model="a", variant="v") == cache.key(variant="v", model="a")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "manifest"])
+def test_corrupt_entry_is_rebuilt_not_used(tmp_path, damage):
+    cache, calls = BuildCache(tmp_path), []
+    folder, _ = cache.get_or_build("v", "k", write_file)
+    target = folder / ("model.bin" if damage != "manifest" else MANIFEST)
+    if damage == "truncate":
+        target.write_bytes(b"x" * 10)
+    elif damage == "flip":
+        target.write_bytes(b"y" * 1000)
+    else:
+        target.unlink()
+    assert not cache.is_valid(folder)
+    cache.get_or_build("v", "k", lambda f: calls.append(1) or write_file(f))
+    assert calls == [1] and cache.is_valid(folder)
+
+
+def test_failed_build_leaves_nothing_behind(tmp_path):
+    cache = BuildCache(tmp_path)
+
+    def broken(folder):
+        (folder / "half.bin").write_bytes(b"half")
+        raise RuntimeError("export crashed")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_build("v", "k", broken)
+    assert not cache.entry("v", "k").exists()
+    assert [p.name for p in cache.entry("v", "k").parent.iterdir()] == ["k.lock"]
+
+
+def test_concurrent_runs_build_once(tmp_path):
+    cache, calls, results = BuildCache(tmp_path), [], []
+
+    def slow_build(folder):
+        calls.append(1)
+        threading.Event().wait(0.2)
+        return write_file(folder)
+
+    workers = [threading.Thread(target=lambda: results.append(BuildCache(tmp_path).get_or_build("v", "k", slow_build)))
+               for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(calls) == 1 and len({str(r[0]) for r in results}) == 1 and cache.is_valid(results[0][0])

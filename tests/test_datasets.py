@@ -1,0 +1,96 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fastbert_variants.datasets import DatasetSpec, load_labelled_texts, load_tweets, map_labels
+from fastbert_variants.errors import UserError
+
+ID2LABEL = {0: "negative", 1: "positive"}
+
+
+def test_default_split_is_disjoint_and_large_enough():
+    train, held_out = load_tweets("train"), load_tweets("held-out")
+    assert len(held_out) >= 1000 and len(train) > 3 * len(held_out)
+    assert not set(train.texts) & set(held_out.texts)
+    assert set(held_out.raw_labels) == {"negative", "positive"}
+
+
+def test_default_dataset_calibrates_on_training_tweets_only():
+    data = load_labelled_texts(DatasetSpec())
+    assert data.calibration_texts and not set(data.calibration_texts) & set(data.texts)
+    assert set(data.labels_for(ID2LABEL).tolist()) == {0, 1}
+
+
+@pytest.fixture
+def rows():
+    return pd.DataFrame({"sentence": [f"text number {i}" for i in range(60)],
+                         "label": ["positive" if i % 3 else "negative" for i in range(60)]})
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet", ".tsv"])
+def test_local_files_of_every_format(rows, tmp_path, suffix):
+    path = tmp_path / f"data{suffix}"
+    {".csv": lambda: rows.to_csv(path, index=False), ".tsv": lambda: rows.to_csv(path, sep="\t", index=False),
+     ".jsonl": lambda: rows.to_json(path, orient="records", lines=True),
+     ".parquet": lambda: rows.to_parquet(path)}[suffix]()
+    data = load_labelled_texts(DatasetSpec(name=str(path), text_column="sentence"))
+    assert len(data) + len(data.calibration_texts) == 60
+    assert not set(data.texts) & set(data.calibration_texts)
+    assert set(data.labels_for(ID2LABEL).tolist()) <= {0, 1}
+
+
+def test_missing_column_lists_the_columns(rows, tmp_path):
+    path = tmp_path / "data.csv"
+    rows.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"no column 'text' \(it has \['sentence', 'label'\]\); set --text-column"):
+        load_labelled_texts(DatasetSpec(name=str(path)))
+
+
+def test_empty_dataset_is_an_error(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("text,label\n")
+    with pytest.raises(UserError, match="no rows to score"):
+        load_labelled_texts(DatasetSpec(name=str(path)))
+
+
+def test_unreadable_and_unknown_files(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        load_labelled_texts(DatasetSpec(name=str(tmp_path / "nope.csv")))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    with pytest.raises(UserError, match="cannot read dataset file"):
+        load_labelled_texts(DatasetSpec(name=str(bad)))
+
+
+def test_normalize_labels_and_max_samples(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(json.dumps({"text": f"t{i}", "label": f"{i % 2}_{'pos' if i % 2 else 'neg'}"})
+                              for i in range(40)))
+    data = load_labelled_texts(DatasetSpec(name=str(path), normalize_labels=True, max_samples=5))
+    assert len(data) == 5 and all(isinstance(v, int) for v in data.raw_labels)
+    with pytest.raises(UserError, match="--max-samples must be at least 1"):
+        DatasetSpec(max_samples=0)
+
+
+def test_labels_map_by_name_or_by_index():
+    assert map_labels(["Positive", "negative"], ID2LABEL, "d").tolist() == [1, 0]
+    assert map_labels([1, 0, np.int64(1)], ID2LABEL, "d").tolist() == [1, 0, 1]
+    assert map_labels(["1", "0"], ID2LABEL, "d").tolist() == [1, 0]
+
+
+def test_label_mismatch_names_both_label_sets():
+    with pytest.raises(UserError, match=r"\['neutral', 'positive'\] do not match the model's labels \{0: 'negative'"):
+        map_labels(["positive", "neutral"], ID2LABEL, "d")
+    with pytest.raises(UserError, match=r"unmatched: \[2\]"):
+        map_labels([0, 2], ID2LABEL, "d")
+
+
+def test_hub_dataset_offline_is_one_clear_line(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import datasets.config
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    with pytest.raises(UserError, match="cannot load dataset 'glue'.*Offline\\? Export it"):
+        load_labelled_texts(DatasetSpec(name="glue", config="sst2", split="validation"))

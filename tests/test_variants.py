@@ -1,0 +1,65 @@
+"""Every variant available here gives logits close to torch-fp32, within what its precision allows."""
+
+import numpy as np
+import pytest
+
+from fastbert_variants.inputs import padded_batches
+from fastbert_variants.variants import BASELINE, REGISTRY, pairs
+from fastbert_variants.workbench import VariantUnavailable
+
+# (largest, mean) absolute logit difference from FP32 each precision may show on real tweets.
+# int8 with per-batch activation scales moves single logits by up to ~2 on outlier rows; the
+# accuracy gates in accuracy/ judge whether that costs predictions.
+TOLERANCE = {"fp32": (1e-3, 1e-4), "fp16": (0.05, 0.01), "bf16": (0.25, 0.05), "int8": (3.0, 0.5)}
+CLEAR_TWEETS = [
+    "I love my new car, it drives itself beautifully and I feel so safe!",
+    "This is the worst experience ever, totally useless and broken.",
+    "Great news, the self-driving bus is amazing and really fun to ride",
+    "I hate how unreliable and dangerous these autonomous cars are.",
+]
+
+
+def precision_of(name: str) -> str:
+    return next((p for p in ("int8", "fp16", "bf16") if p in name or (p == "fp16" and "cudagraphs" in name)), "fp32")
+
+
+def test_registry_names_every_variant_of_the_issue():
+    expected = {"torch-fp32", "torchscript", "torch-compile", "torch-dynamic-int8", "torchao-int8-dynamic",
+                "torchao-int8-weight-only", "torch-bf16", "ort-fp32", "ort-optimized", "ort-int8-dynamic",
+                "ort-int8-static", "torch-fp16", "torch-compile-cudagraphs", "ort-cuda-fp16", "ort-tensorrt-fp16"}
+    assert expected <= set(REGISTRY)
+    assert all(name == name.lower() and " " not in name for name in REGISTRY)
+
+
+def test_unavailable_variants_say_why():
+    assert "runs on cuda only" in REGISTRY["torch-fp16"].unavailable_reason("cpu")
+    assert "unknown device" in REGISTRY["torch-fp32"].unavailable_reason("tpu")
+
+
+@pytest.fixture(scope="module")
+def fixed_batch(default_bench):
+    texts = default_bench.dataset.texts[:12] + CLEAR_TWEETS
+    return next(padded_batches(default_bench.source.tokenizer, texts, len(texts), 128))
+
+
+@pytest.fixture(scope="module")
+def fp32_logits(default_bench, fixed_batch):
+    return default_bench.runner(BASELINE, "cpu")(fixed_batch)
+
+
+@pytest.mark.parametrize(("device", "name"), pairs(devices=("cpu",)), ids=lambda v: v)
+def test_variant_matches_fp32(default_bench, fixed_batch, fp32_logits, device, name):
+    try:
+        runner = default_bench.runner(name, device)
+    except VariantUnavailable as reason:
+        pytest.skip(str(reason))
+    logits = runner(fixed_batch)
+    assert logits.shape == fp32_logits.shape and logits.dtype == np.float32
+    diff = np.abs(logits - fp32_logits)
+    largest, mean = TOLERANCE[precision_of(name)]
+    assert diff.max() <= largest and diff.mean() <= mean, (
+        f"{name}: logit difference from FP32 max {diff.max():.4f} (allowed {largest}), mean {diff.mean():.4f} (allowed {mean})")
+    clear = slice(-len(CLEAR_TWEETS), None)
+    assert (logits[clear].argmax(-1) == fp32_logits[clear].argmax(-1)).all(), f"{name} flips a clear-cut tweet"
+    assert runner.size_bytes > 0 and runner.info["threads"] == 2
+    default_bench.release(name, device)
