@@ -95,13 +95,11 @@ def pytest_generate_tests(metafunc):
                                     state.profile.include_slow or bool(state.variant_names))
         metafunc.parametrize("latency_case", [pytest.param(c, id=c.id, marks=_marks(c.device, c.variant))
                                               for c in cases])
-    if "accuracy_case" in metafunc.fixturenames:
-        from fastbert_variants.variants import BASELINE, REGISTRY, pairs
-
-        include_slow = state.profile.include_slow or bool(state.variant_names)
-        cases = [(d, v) for d, v in pairs(state.variant_names, tuple(state.devices))
-                 if v != BASELINE and (include_slow or not REGISTRY[v].slow)]
-        metafunc.parametrize("accuracy_case", [pytest.param(c, id=f"{c[0]}-{c[1]}", marks=_marks(*c)) for c in cases])
+    for fixture, with_baseline in (("accuracy_case", False), ("property_case", True)):
+        if fixture in metafunc.fixturenames:
+            cases = suite.variant_cases(state.variant_names, state.devices, with_baseline,
+                                        state.profile.include_slow or bool(state.variant_names))
+            metafunc.parametrize(fixture, [pytest.param(c, id=f"{c[0]}-{c[1]}", marks=_marks(*c)) for c in cases])
 
 
 def _marks(device: str, variant: str) -> list:

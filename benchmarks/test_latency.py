@@ -31,7 +31,7 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case):
     median = benchmark.stats.stats.median
     peak_mem_mb = probe.peak_mb(runner.size_bytes)  # before the interleaved FP32 calls below
 
-    speedup = {"median": 1.0, "ci95": [1.0, 1.0], "blocks": 0}
+    speedup = {"median": 1.0, "ci95": [1.0, 1.0], "blocks": 0, "calls_per_block": 0}
     if case.variant != BASELINE:
         fp32_prepared = fp32.prepare(batch)
         speedup = interleaved_speedup(fp32.run, fp32_prepared, runner.run, prepared, plan.interleave_blocks,
@@ -42,8 +42,18 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case):
         "samples_per_s": case.batch_size / median, "tokens_per_s": case.batch_size * case.seq_len / median,
         "size_mb": runner.size_bytes / 1e6, "peak_mem_mb": peak_mem_mb, "build_s": runner.build_seconds,
         "speedup_vs_fp32": speedup["median"], "speedup_ci95": speedup["ci95"], "speedup_blocks": speedup["blocks"],
+        "speedup_calls_per_block": speedup["calls_per_block"], "rounds": benchmark.stats.stats.rounds,
+        # FP32's median from its own test in this cell over this one: the check on the interleaved figure.
+        "speedup_sequential": _sequential_speedup(suite_state, case, median * 1e3),
         "warmup_rounds": plan.warmup_rounds, "model": workbench.model_spec, "runner_info": runner.info,
         "versions": library_versions(), "cpu_isa": hardware.cpu_isa(), "gpu": hardware.gpu_name(),
     }
     benchmark.extra_info.update(result)
     suite_state.latency_results.append(result)
+
+
+def _sequential_speedup(suite_state, case, median_ms: float) -> float | None:
+    if case.variant == BASELINE:
+        return 1.0
+    found = [r["median_ms"] for r in suite_state.latency_results if r["cell"] == case.cell and r["variant"] == BASELINE]
+    return found[-1] / median_ms if found else None

@@ -63,9 +63,14 @@ class LabelledTexts:
         return map_labels(self.raw_labels, id2label, self.name)
 
 
-def text_bucket(text: str, buckets: int) -> int:
-    """A stable bucket for a text (sha256, not Python's salted hash)."""
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") % buckets
+def text_bucket(text: str, buckets: int, purpose: str) -> int:
+    """A stable bucket for a text (sha256, not Python's salted hash), independent for each purpose.
+
+    The purpose salts the hash: without it, the held-out tweets (bucket 0 of 5) would all fall
+    in buckets 0 or 5 of 10 and half of them would go to calibration in a file made of them.
+    """
+    digest = hashlib.sha256(f"{purpose}\0{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % buckets
 
 
 def tweet_corpus_path() -> Path:
@@ -87,7 +92,7 @@ def load_tweets(part: str) -> LabelledTexts:
     frame = pd.read_csv(tweet_corpus_path(), encoding="utf-8", encoding_errors="replace")
     frame = frame[frame["sentiment"].isin(TWEET_LABELS)]
     frame = frame.assign(text=frame["text"].astype(str).str.strip()).drop_duplicates("text")
-    held_out = frame["text"].map(lambda t: text_bucket(t, HELD_OUT_BUCKETS) == 0)
+    held_out = frame["text"].map(lambda t: text_bucket(t, HELD_OUT_BUCKETS, "held-out") == 0)
     chosen = frame[held_out] if part == "held-out" else frame[~held_out]
     return LabelledTexts(f"tweets-{part}", chosen["text"].tolist(), chosen["sentiment"].tolist())
 
@@ -172,7 +177,7 @@ def _load_local_file(spec: DatasetSpec) -> LabelledTexts:
     frame = frame.dropna(subset=[spec.text_column, spec.label_column])
     texts = frame[spec.text_column].astype(str).tolist()
     labels = frame[spec.label_column].tolist()
-    calibrate = [text_bucket(t, CALIBRATION_BUCKETS) == 0 for t in texts]
+    calibrate = [text_bucket(t, CALIBRATION_BUCKETS, "calibration") == 0 for t in texts]
     return LabelledTexts(
         str(path),
         [t for t, c in zip(texts, calibrate, strict=True) if not c],

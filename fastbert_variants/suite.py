@@ -71,6 +71,12 @@ def latency_cases(names, devices, batch_sizes, seq_lens, include_slow: bool) -> 
     return cases
 
 
+def variant_cases(names, devices, with_baseline: bool, include_slow: bool) -> list[tuple[str, str]]:
+    """(device, variant) pairs for the accuracy and property tests."""
+    return [(d, v) for d, v in pairs(names, tuple(devices))
+            if (with_baseline or v != BASELINE) and (include_slow or not REGISTRY[v].slow)]
+
+
 @dataclass(frozen=True)
 class Gate:
     """Largest allowed drop of a variant's accuracy from FP32's, in points and in percent of FP32's."""

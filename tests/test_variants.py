@@ -59,7 +59,10 @@ def test_variant_matches_fp32(default_bench, fixed_batch, fp32_logits, device, n
     largest, mean = TOLERANCE[precision_of(name)]
     assert diff.max() <= largest and diff.mean() <= mean, (
         f"{name}: logit difference from FP32 max {diff.max():.4f} (allowed {largest}), mean {diff.mean():.4f} (allowed {mean})")
-    clear = slice(-len(CLEAR_TWEETS), None)
-    assert (logits[clear].argmax(-1) == fp32_logits[clear].argmax(-1)).all(), f"{name} flips a clear-cut tweet"
+    margin = np.abs(fp32_logits[:, 1] - fp32_logits[:, 0])
+    decided = margin > 2 * mean  # rows FP32 is sure of, by more than this precision's typical error
+    assert decided.sum() >= 4, "the fixed batch has too few rows FP32 is sure of to check labels on"
+    flipped = np.flatnonzero(decided & (logits.argmax(-1) != fp32_logits.argmax(-1)))
+    assert not flipped.size, f"{name} flips rows FP32 is sure of (margins {margin[flipped].round(2).tolist()})"
     assert runner.size_bytes > 0 and runner.info["threads"] == 2
     default_bench.release(name, device)

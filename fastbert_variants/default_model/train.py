@@ -51,7 +51,7 @@ def train_head(output: Path, train_tweets: int = TRAIN_TWEETS) -> dict:
     torch.set_num_threads(2)
     label_ids = {name: i for i, name in ID2LABEL.items()}
     train = load_tweets("train")
-    order = sorted(range(len(train)), key=lambda i: text_bucket(train.texts[i] + str(SEED), 1 << 30))[:train_tweets]
+    order = sorted(range(len(train)), key=lambda i: text_bucket(train.texts[i], 1 << 30, f"train-{SEED}"))[:train_tweets]
     texts = [train.texts[i] for i in order]
     labels = torch.tensor([label_ids[train.raw_labels[i]] for i in order])
     features = encode_cls_states(texts)

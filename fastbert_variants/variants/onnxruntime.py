@@ -21,6 +21,8 @@ from .base import BuildContext, Runner, Variant, folder_bytes
 log = logging.getLogger(__name__)
 
 OPSET = 17
+# Part of every cache key here: bump it when a build step changes, so old entries are not reused.
+RECIPE = 2
 CALIBRATION_SAMPLES = 128
 CALIBRATION_MAX_TOKENS = 128
 FUSED_OPS = ("Attention", "MultiHeadAttention", "EmbedLayerNormalization", "SkipLayerNormalization",
@@ -112,7 +114,8 @@ class OrtVariant(Variant):
         fp32_folder, export_manifest = exported_fp32(context)
         folder, manifest = fp32_folder, export_manifest
         if type(self).transform is not OrtVariant.transform:
-            key = context.cache.key(export=export_manifest["key"], variant=self.name, **self.cache_parts(context))
+            key = context.cache.key(export=export_manifest["key"], variant=self.name, recipe=RECIPE,
+                                    **self.cache_parts(context))
             folder, manifest = context.cache.get_or_build(
                 self.name, key, lambda out: self.transform(context, fp32_folder, out))
         onnx_file = next(p for p in sorted(folder.glob("*.onnx")) if "augmented" not in p.name)
@@ -170,9 +173,14 @@ class OrtQuantized(OrtVariant):
         from optimum.onnxruntime.configuration import AutoCalibrationConfig, AutoQuantizationConfig
 
         isa = cpu_isa()
-        qconfig = getattr(AutoQuantizationConfig, isa)(is_static=self.static, per_channel=False)
+        kept_float = static_nodes_kept_float(fp32_folder / "model.onnx", context) if self.static else []
+        # Static: per-channel weight scales (0.73 points lost on the default model, against 1.06 per tensor).
+        qconfig = getattr(AutoQuantizationConfig, isa)(
+            is_static=self.static, per_channel=self.static, nodes_to_exclude=kept_float,
+            operators_to_quantize=["MatMul"] if self.static else None)
         quantizer = ORTQuantizer.from_pretrained(fp32_folder, file_name="model.onnx")
-        ranges, info = None, {"isa": isa, "format": str(qconfig.format), "per_channel": False}
+        ranges, info = None, {"isa": isa, "format": str(qconfig.format), "per_channel": self.static,
+                              "operators": qconfig.operators_to_quantize, "kept_float": len(kept_float)}
         if self.static:
             dataset = calibration_dataset(context)
             ranges = quantizer.fit(dataset, AutoCalibrationConfig.minmax(dataset),
@@ -183,6 +191,31 @@ class OrtQuantized(OrtVariant):
         quantizer.quantize(qconfig, save_dir=out, calibration_tensors_range=ranges)
         info["ops"] = op_counts(next(out.glob("*.onnx")))
         return info
+
+
+def static_nodes_kept_float(onnx_path: Path, context: BuildContext) -> list[str]:
+    """MatMuls that static int8 leaves in float: a fixed, calibrated activation scale ruins them.
+
+    Activation x activation products (attention scores, scores x values) have no weight to
+    quantize and their range moves with every input; the feed-forward down-projections take the
+    GELU output, whose outliers stretch one static scale too far. On the default model Optimum's
+    default (every operator) lost 13.5 points and all MatMuls 6; this recipe, per channel, 0.73.
+    """
+    import onnx
+
+    from .torch_int8 import intermediate_size
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    weights = {init.name: tuple(init.dims) for init in graph.initializer}
+    ffn_width = intermediate_size(context.source.config)
+    kept = []
+    for node in graph.node:
+        if node.op_type != "MatMul":
+            continue
+        weight_shapes = [weights[name] for name in node.input if name in weights]
+        if not weight_shapes or (ffn_width and len(weight_shapes[0]) == 2 and weight_shapes[0][0] == ffn_width):
+            kept.append(node.name)
+    return kept
 
 
 def calibration_texts(context: BuildContext) -> list[str]:

@@ -1,0 +1,23 @@
+"""The accuracy machinery on a dataset given as a local file, end to end with two real variants."""
+
+import pandas as pd
+
+from fastbert_variants.accuracy import Scorer
+from fastbert_variants.datasets import DatasetSpec, load_tweets
+from fastbert_variants.suite import Gate
+from fastbert_variants.workbench import Workbench
+
+
+def test_scoring_a_local_jsonl_file(tmp_path, unit_cache_dir):
+    tweets = load_tweets("held-out")
+    path = tmp_path / "tweets.jsonl"
+    pd.DataFrame({"tweet": tweets.texts[:150], "sentiment": tweets.raw_labels[:150]}).to_json(
+        path, orient="records", lines=True)
+    spec = DatasetSpec(name=str(path), text_column="tweet", label_column="sentiment")
+    scorer = Scorer(Workbench("default", spec, unit_cache_dir, threads=2))
+    result = scorer.evaluate("ort-fp32", "cpu")
+    assert 120 <= result["rows"] < 150  # about a tenth went to calibration
+    assert result["fp32"]["accuracy"] > 0.7
+    assert result["scores"]["accuracy"] == result["fp32"]["accuracy"]
+    assert result["comparison"]["agreement"] == 1.0 and result["comparison"]["mcnemar_p"] == 1.0
+    assert Gate(1.0, 1.0).check(result["fp32"]["accuracy"], result["scores"]["accuracy"])[0]
