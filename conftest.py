@@ -91,21 +91,22 @@ def pytest_configure(config):
 def pytest_generate_tests(metafunc):
     state = metafunc.config.stash[STATE]
     if "latency_case" in metafunc.fixturenames:
-        cases = suite.latency_cases(state.variant_names, state.devices, state.batch_sizes, state.seq_lens,
-                                    state.profile.include_slow or bool(state.variant_names))
-        metafunc.parametrize("latency_case", [pytest.param(c, id=c.id, marks=_marks(c.device, c.variant))
+        cases = suite.latency_cases(state.variant_names, state.devices, state.batch_sizes, state.seq_lens)
+        metafunc.parametrize("latency_case", [pytest.param(c, id=c.id, marks=_marks(state, c.device, c.variant))
                                               for c in cases])
     for fixture, with_baseline in (("accuracy_case", False), ("property_case", True)):
         if fixture in metafunc.fixturenames:
-            cases = suite.variant_cases(state.variant_names, state.devices, with_baseline,
-                                        state.profile.include_slow or bool(state.variant_names))
-            metafunc.parametrize(fixture, [pytest.param(c, id=f"{c[0]}-{c[1]}", marks=_marks(*c)) for c in cases])
+            cases = suite.variant_cases(state.variant_names, state.devices, with_baseline)
+            metafunc.parametrize(fixture, [pytest.param(c, id=f"{c[0]}-{c[1]}", marks=_marks(state, *c))
+                                           for c in cases])
 
 
-def _marks(device: str, variant: str) -> list:
+def _marks(state: SuiteState, device: str, variant: str) -> list:
     from fastbert_variants.variants import REGISTRY
 
-    return [pytest.mark.cuda] * (device == "cuda") + [pytest.mark.slow] * REGISTRY[variant].slow
+    marks = [pytest.mark.cuda] * (device == "cuda") + [pytest.mark.slow] * bool(REGISTRY[variant].slow_reason(device))
+    skip = suite.quick_profile_skip(variant, device, state.config.option.profile, bool(state.variant_names))
+    return marks + [pytest.mark.skip(reason=skip)] * bool(skip)
 
 
 @pytest.fixture(scope="session")

@@ -66,11 +66,11 @@ def cmd_list(args) -> int:
 
 
 def cmd_build(args) -> int:
+    """Make every cached artifact; with --check, also load each variant and compare it with FP32."""
     import numpy as np
 
     from .inputs import padded_batches
     from .variants import BASELINE, pairs
-    from .workbench import VariantUnavailable
 
     bench = _workbench(args)
     names = options.parse_list(args.variants, option="--variants") if args.variants != "all" else None
@@ -80,21 +80,27 @@ def cmd_build(args) -> int:
         check_batch = next(padded_batches(bench.source.tokenizer, bench.dataset.texts[:16], 16, 128))
         reference = bench.runner(BASELINE, args.device)(check_batch)
     for device, name in pairs(names, devices=(args.device,)):
-        try:
-            t0 = time.perf_counter()
-            runner = bench.runner(name, device)
-        except VariantUnavailable as exc:
-            print(f"skip  {name:26} {exc}")
+        variant = bench.variant(name)
+        reason = variant.unavailable_reason(device)
+        if reason:
+            print(f"skip  {name:26} {reason}")
             continue
-        line = (f"ready {name:26} {device:4}  {time.perf_counter() - t0:7.2f} s now  (build {runner.build_seconds:.2f} s "
-                f"when first made)  {runner.size_bytes / 1e6:8.1f} MB")
+        t0 = time.perf_counter()
+        made = variant.artifact(bench.context(device))
+        line = f"{name:26} {device:4}  {time.perf_counter() - t0:6.2f} s  "
+        if made is None:
+            line += "nothing to cache: made from the FP32 weights at load"
+        else:
+            folder, manifest = made
+            size = sum(meta["bytes"] for meta in manifest["files"].values())
+            line += f"cached (first build {manifest['build_seconds']:.1f} s)  {size / 1e6:7.1f} MB  {folder}"
         if args.check:
-            logits = runner(check_batch)
-            line += (f"  max|logit-fp32| {np.abs(logits - reference).max():.4f}  same label "
-                     f"{np.mean(logits.argmax(-1) == reference.argmax(-1)):.0%}")
+            logits = bench.runner(name, device)(check_batch)
+            line += (f"\n{'':33}checked: max|logit - fp32| {np.abs(logits - reference).max():.4f}, same label on "
+                     f"{np.mean(logits.argmax(-1) == reference.argmax(-1)):.0%} of 16 texts")
+            if name != BASELINE:
+                bench.release(name, device)
         print(line, flush=True)
-        if name != BASELINE:
-            bench.release(name, device)
     print(f"total {time.perf_counter() - started:.2f} s; cache {bench.cache.root}")
     return 0
 

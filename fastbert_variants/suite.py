@@ -60,9 +60,9 @@ def variant_names(text: str) -> list[str] | None:
     return names
 
 
-def latency_cases(names, devices, batch_sizes, seq_lens, include_slow: bool) -> list[LatencyCase]:
+def latency_cases(names, devices, batch_sizes, seq_lens) -> list[LatencyCase]:
     """Cells in order, FP32 first in each, so a cell's variants run side by side."""
-    chosen = [(d, v) for d, v in pairs(names, tuple(devices)) if include_slow or not REGISTRY[v].slow]
+    chosen = pairs(names, tuple(devices))
     cases = []
     for device in devices:
         in_device = [v for d, v in chosen if d == device]
@@ -71,10 +71,17 @@ def latency_cases(names, devices, batch_sizes, seq_lens, include_slow: bool) -> 
     return cases
 
 
-def variant_cases(names, devices, with_baseline: bool, include_slow: bool) -> list[tuple[str, str]]:
+def variant_cases(names, devices, with_baseline: bool) -> list[tuple[str, str]]:
     """(device, variant) pairs for the accuracy and property tests."""
-    return [(d, v) for d, v in pairs(names, tuple(devices))
-            if (with_baseline or v != BASELINE) and (include_slow or not REGISTRY[v].slow)]
+    return [(d, v) for d, v in pairs(names, tuple(devices)) if with_baseline or v != BASELINE]
+
+
+def quick_profile_skip(variant: str, device: str, profile_name: str, named_explicitly: bool) -> str | None:
+    """The reason a slow variant is skipped in this run, shown in pytest's report; None if it runs."""
+    reason = REGISTRY[variant].slow_reason(device)
+    if reason and not PROFILES[profile_name].include_slow and not named_explicitly:
+        return f"left out of --profile {profile_name}: {reason}; run --profile full or name it in --variants"
+    return None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ one `register(...)` call there; nothing else names variants.
 
 from __future__ import annotations
 
+import importlib
+
 from .base import DEVICES, BuildContext, Runner, Variant
 
 REGISTRY: dict[str, Variant] = {}
@@ -33,7 +35,9 @@ def pairs(names: list[str] | None = None, devices: tuple[str, ...] = DEVICES) ->
     return [(device, v.name) for device in devices for v in chosen if device in v.devices]
 
 
-# Family modules register their variants on import; the order here is the order of every table.
-from . import onnxruntime, torch_compile, torch_eager, torch_int8, torchao_int8, torchscript  # noqa: E402,F401
+# Family modules register their variants on import; this order is the order of every table.
+FAMILIES = ("torch_eager", "torchscript", "torch_compile", "torch_int8", "torchao_int8", "onnxruntime")
+for _family in FAMILIES:
+    importlib.import_module(f"{__name__}.{_family}")
 
 __all__ = ["REGISTRY", "BASELINE", "DEVICES", "BuildContext", "Runner", "Variant", "register", "get", "pairs"]

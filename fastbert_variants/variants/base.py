@@ -2,7 +2,8 @@
 
 Contract, for a newcomer adding a family:
 - A `Variant` has a user-facing `name`, the `devices` it supports, the Python modules it
-  `requires`, and `build(context) -> Runner`. `unavailable_reason(device)` says in one line why
+  `requires`, and `build(context) -> Runner`. One whose build is slow keeps its product in the
+  cache and returns it from `artifact(context)`; one made at load in seconds returns None. `unavailable_reason(device)` says in one line why
   it cannot run here (missing package, no GPU, no native bf16), or None; tests turn that into a skip.
 - A `Runner` owns one built model on one device. `prepare(batch)` moves a numpy TokenBatch to
   whatever the backend eats (outside any timing); `run(prepared)` is the timed call and returns
@@ -70,7 +71,6 @@ class Variant(ABC):
     library: str
     description: str
     requires: tuple[str, ...] = ()
-    slow: bool = False  # compile-heavy: marked `slow` and left out of the quick profile
 
     def unavailable_reason(self, device: str) -> str | None:
         if device not in DEVICES:
@@ -84,8 +84,16 @@ class Variant(ABC):
             return "no CUDA GPU visible to torch"
         return self.backend_reason(device)
 
+    def slow_reason(self, device: str) -> str | None:
+        """Why this variant takes minutes on this device (marked `slow`, skipped by the quick profile); None if not."""
+        return None
+
     def backend_reason(self, device: str) -> str | None:
         """A family's own check (CPU features, execution providers); None when it can run."""
+        return None
+
+    def artifact(self, context: BuildContext) -> tuple[Path, dict] | None:
+        """Make (once) what this variant keeps in the cache: (folder, manifest); None if it is made at load."""
         return None
 
     @abstractmethod

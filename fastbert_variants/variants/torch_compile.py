@@ -39,6 +39,9 @@ class CompiledTorch(Variant):
     mode: str = "default"
     dtype: str = "float32"
 
+    def slow_reason(self, device):
+        return "compile-heavy: inductor takes 20-60 s for each new input shape"
+
     def build(self, context):
         import torch
 
@@ -57,8 +60,7 @@ class CompiledTorch(Variant):
         )
 
 
-register(CompiledTorch("torch-compile", ("cpu", "cuda"), "torch.compile", "torch.compile (inductor), FP32", ("torch",),
-                       slow=True))
+register(CompiledTorch("torch-compile", ("cpu", "cuda"), "torch.compile", "torch.compile (inductor), FP32", ("torch",)))
 register(CompiledTorch("torch-compile-cudagraphs", ("cuda",), "torch.compile",
                        'torch.compile(mode="reduce-overhead") with CUDA graphs, FP16', ("torch",),
-                       slow=True, mode="reduce-overhead", dtype="float16"))
+                       mode="reduce-overhead", dtype="float16"))

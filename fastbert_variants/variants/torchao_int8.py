@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from ..hardware import cpu_isa
 from . import register
 from .base import Variant
 from .torch_eager import torch_runner
@@ -23,6 +24,12 @@ def quantizable(module, fqn: str) -> bool:
 @dataclass(frozen=True)
 class TorchaoInt8(Variant):
     config_name: str = "Int8WeightOnlyConfig"
+
+    def slow_reason(self, device):
+        if self.config_name.startswith("Int8Dynamic") and device == "cpu" and cpu_isa() not in ("avx512_vnni", "arm64"):
+            return (f"torchao int8 dynamic has no fast kernel for this CPU ({cpu_isa()}, no VNNI): "
+                    "9-16x slower than FP32, minutes to score the dataset")
+        return None
 
     def build(self, context):
         import torch

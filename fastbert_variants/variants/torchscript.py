@@ -20,10 +20,9 @@ TRACE_BATCH = 2
 
 @dataclass(frozen=True)
 class TracedTorch(Variant):
-    def build(self, context):
+    def artifact(self, context):
         import torch
 
-        started = time.perf_counter()
         source = context.source
         names = source.input_names
 
@@ -42,13 +41,19 @@ class TracedTorch(Variant):
             return {"traced_at": [TRACE_BATCH, TRACE_SEQ_LEN], "inputs": list(names)}
 
         key = context.cache.key(model=source.fingerprint, variant=self.name)
-        folder, manifest = context.cache.get_or_build(self.name, key, trace)
+        return context.cache.get_or_build(self.name, key, trace)
+
+    def build(self, context):
+        import torch
+
+        started = time.perf_counter()
+        folder, manifest = self.artifact(context)
         module = torch.jit.load(str(folder / "model.ts"), map_location="cpu")
         return TorchRunner(
             variant=self.name, device=context.device, size_bytes=(folder / "model.ts").stat().st_size,
             build_seconds=manifest["build_seconds"], info={"threads": context.threads, "load_seconds":
             round(time.perf_counter() - started, 3), **manifest["info"]},
-            forward=module, input_names=names, positional=True,
+            forward=module, input_names=context.source.input_names, positional=True,
         )
 
 
