@@ -10,13 +10,8 @@ from fastbert_variants.workbench import VariantUnavailable
 # (largest, mean) absolute logit difference from FP32 each precision may show on real tweets.
 # int8 with per-batch activation scales moves single logits by up to ~2 on outlier rows; the
 # accuracy gates in accuracy/ judge whether that costs predictions.
-TOLERANCE = {"fp32": (1e-3, 1e-4), "fp16": (0.05, 0.01), "bf16": (0.25, 0.05), "int8": (3.0, 0.5)}
-CLEAR_TWEETS = [
-    "I love my new car, it drives itself beautifully and I feel so safe!",
-    "This is the worst experience ever, totally useless and broken.",
-    "Great news, the self-driving bus is amazing and really fun to ride",
-    "I hate how unreliable and dangerous these autonomous cars are.",
-]
+TOLERANCE = {"fp32": (1e-3, 1e-4), "fp16": (0.05, 0.01), "bf16": (0.25, 0.05), "int8": (2.5, 0.5)}
+SURE_ROWS = 16  # labels must match on the rows FP32 is surest of, whatever the precision
 
 
 def precision_of(name: str) -> str:
@@ -38,7 +33,8 @@ def test_unavailable_variants_say_why():
 
 @pytest.fixture(scope="module")
 def fixed_batch(default_bench):
-    texts = default_bench.dataset.texts[:12] + CLEAR_TWEETS
+    """The first 64 held-out tweets, padded to their longest."""
+    texts = default_bench.dataset.texts[:64]
     return next(padded_batches(default_bench.source.tokenizer, texts, len(texts), 128))
 
 
@@ -60,9 +56,8 @@ def test_variant_matches_fp32(default_bench, fixed_batch, fp32_logits, device, n
     assert diff.max() <= largest and diff.mean() <= mean, (
         f"{name}: logit difference from FP32 max {diff.max():.4f} (allowed {largest}), mean {diff.mean():.4f} (allowed {mean})")
     margin = np.abs(fp32_logits[:, 1] - fp32_logits[:, 0])
-    decided = margin > 2 * mean  # rows FP32 is sure of, by more than this precision's typical error
-    assert decided.sum() >= 4, "the fixed batch has too few rows FP32 is sure of to check labels on"
-    flipped = np.flatnonzero(decided & (logits.argmax(-1) != fp32_logits.argmax(-1)))
-    assert not flipped.size, f"{name} flips rows FP32 is sure of (margins {margin[flipped].round(2).tolist()})"
+    sure = np.argsort(-margin)[:SURE_ROWS]
+    flipped = sure[logits[sure].argmax(-1) != fp32_logits[sure].argmax(-1)]
+    assert not flipped.size, f"{name} flips rows FP32 is sure of (FP32 margins {margin[flipped].round(2).tolist()})"
     assert runner.size_bytes > 0 and runner.info["threads"] == 2
     default_bench.release(name, device)
