@@ -24,6 +24,7 @@ RUN_OPTIONS = [
     (("--batch-sizes",), dict(default=None, help="override the profile's batch sizes, e.g. 1,8")),
     (("--max-accuracy-drop",), dict(type=float, default=1.0, help="largest accuracy drop from FP32, in points")),
     (("--max-relative-drop",), dict(type=float, default=1.0, help="largest accuracy drop from FP32, in percent of FP32")),
+    (("--serve-variant",), dict(default="torch-fp32", help="the variant the serving benchmark serves")),
     (("--accuracy-json",), dict(default=None, metavar="PATH", help="write every variant's scores here")),
 ]
 STATE = pytest.StashKey["SuiteState"]()
@@ -42,6 +43,8 @@ class SuiteState:
 
     config: pytest.Config
     latency_results: list = field(default_factory=list)
+    batching_results: list = field(default_factory=list)
+    serving_results: list = field(default_factory=list)
     accuracy_results: dict = field(default_factory=dict)
     _workbench: object = None
 
@@ -49,6 +52,7 @@ class SuiteState:
         opt = self.config.option
         self.profile = suite.profile(opt.profile)
         self.variant_names = suite.variant_names(opt.variants)
+        suite.variant_names(opt.serve_variant)  # an unknown name stops the session here, in one line
         self.seq_lens = options.parse_list(opt.seq_lens, int, "--seq-lens") if opt.seq_lens else self.profile.seq_lens
         self.batch_sizes = (options.parse_list(opt.batch_sizes, int, "--batch-sizes") if opt.batch_sizes
                             else self.profile.batch_sizes)
@@ -94,6 +98,18 @@ def pytest_generate_tests(metafunc):
         cases = suite.latency_cases(state.variant_names, state.devices, state.batch_sizes, state.seq_lens)
         metafunc.parametrize("latency_case", [pytest.param(c, id=c.id, marks=_marks(state, c.device, c.variant))
                                               for c in cases])
+    if "serving_case" in metafunc.fixturenames:
+        variant = metafunc.config.option.serve_variant
+        cases = [(device, variant, mode) for device in state.devices for mode in ("no-batching", "dynamic-batching")
+                 if device in suite.REGISTRY[variant].devices]
+        metafunc.parametrize("serving_case", [pytest.param(c, id="-".join(c), marks=_marks(state, c[0], variant))
+                                              for c in cases])
+    if "batching_case" in metafunc.fixturenames:
+        from fastbert_variants.inputs import PADDING_STRATEGIES
+
+        cases = suite.batching_cases(state.variant_names, state.devices, list(PADDING_STRATEGIES))
+        metafunc.parametrize("batching_case", [pytest.param(c, id=c.id, marks=_marks(state, c.device, c.variant))
+                                               for c in cases])
     for fixture, with_baseline in (("accuracy_case", False), ("property_case", True)):
         if fixture in metafunc.fixturenames:
             cases = suite.variant_cases(state.variant_names, state.devices, with_baseline)
@@ -120,16 +136,33 @@ def workbench(suite_state):
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    from fastbert_variants.report import speedup_table
+    from fastbert_variants.report import (
+        batching_rows,
+        recommend,
+        recommendation_lines,
+        serving_rows,
+        speedup_table,
+        text_table,
+    )
 
     state = config.stash.get(STATE, None)
     if state and state.latency_results:
         terminalreporter.write_sep("=", "fastbert-variants: speedup over torch-fp32 (interleaved median, same run)")
         terminalreporter.write_line(speedup_table(state.latency_results))
+        terminalreporter.write_sep("=", "fastbert-variants: recommended variant per cell (fastest beyond noise, "
+                                        "within its accuracy gate)")
+        for line in recommendation_lines(recommend(state.latency_results, state.accuracy_results or None)):
+            terminalreporter.write_line(line)
+    if state and state.batching_results:
+        terminalreporter.write_sep("=", "fastbert-variants: real traffic, padding strategies (samples/s)")
+        terminalreporter.write_line(text_table(batching_rows(state.batching_results)))
+    if state and state.serving_results:
+        terminalreporter.write_sep("=", "fastbert-variants: serving, dynamic batching off and on")
+        terminalreporter.write_line(text_table(serving_rows(state.serving_results)))
 
 
 def pytest_sessionfinish(session):
     state = session.config.stash.get(STATE, None)
     path = session.config.option.accuracy_json
-    if state and path and state.accuracy_results:
+    if state and path:  # written even when nothing was scored, so a report can say so rather than fail
         Path(path).write_text(json.dumps(state.accuracy_results, indent=2))

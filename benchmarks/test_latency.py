@@ -7,19 +7,15 @@ from fastbert_variants.cache import library_versions
 from fastbert_variants.memory import MemoryProbe
 from fastbert_variants.timing import interleaved_speedup, seconds_per_call
 from fastbert_variants.variants import BASELINE
-from fastbert_variants.workbench import VariantUnavailable
 
 
-def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case):
+def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, runner_or_skip):
     case, plan = latency_case, suite_state.profile.timing
     batch = cell_batch(case.batch_size, case.seq_len)
     if isinstance(batch, Exception):
         pytest.skip(str(batch))
-    try:
-        runner = workbench.runner(case.variant, case.device)
-        fp32 = workbench.runner(BASELINE, case.device)
-    except VariantUnavailable as reason:
-        pytest.skip(str(reason))
+    runner = runner_or_skip(case.variant, case.device)
+    fp32 = runner_or_skip(BASELINE, case.device)
     prepared = runner.prepare(batch)
     probe = MemoryProbe(case.device)  # after the build: the build's garbage is not the variant's footprint
 
@@ -38,7 +34,7 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case):
                                       plan.calls_per_block(max(one_call, seconds_per_call(fp32.run, fp32_prepared))))
     result = {
         "variant": case.variant, "device": case.device, "batch_size": case.batch_size, "seq_len": case.seq_len,
-        "cell": case.cell, "threads": workbench.threads, "median_ms": median * 1e3,
+        "kind": "latency", "cell": case.cell, "threads": workbench.threads, "median_ms": median * 1e3,
         "samples_per_s": case.batch_size / median, "tokens_per_s": case.batch_size * case.seq_len / median,
         "size_mb": runner.size_bytes / 1e6, "peak_mem_mb": peak_mem_mb, "build_s": runner.build_seconds,
         "speedup_vs_fp32": speedup["median"], "speedup_ci95": speedup["ci95"], "speedup_blocks": speedup["blocks"],

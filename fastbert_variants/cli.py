@@ -1,4 +1,4 @@
-"""The `fastbert-variants` command: info, list, build, train-default."""
+"""The `fastbert-variants` command: info, list, build, report, compare, train-default."""
 
 from __future__ import annotations
 
@@ -105,6 +105,84 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    """Markdown summary and PNG plots of a run, led by the recommended variant per cell."""
+    from pathlib import Path
+
+    from . import plots
+    from .report import markdown_summary, recommend, recommendation_lines
+    from .runs import NoResults, load_run
+
+    if args.allow_empty and not Path(args.run).exists():  # pytest-benchmark writes no JSON when nothing ran
+        print(f"nothing to report: {args.run} was not written (every benchmark skipped? pytest's summary says why)")
+        return 0
+    try:
+        run = load_run(args.run, *([args.accuracy] if args.accuracy else []))
+    except NoResults as exc:
+        if not args.allow_empty:
+            raise
+        print(f"nothing to report: {exc} (every test skipped? pytest's summary says why)")
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    made = []
+    if run.latency:
+        made += [plots.latency_by_seq_len(run.latency, out / "latency_by_seq_len.png"),
+                 plots.speedup_per_cell(run.latency, out / "speedup_per_cell.png")]
+        print("\n".join(["recommended:", *recommendation_lines(recommend(run.latency, run.accuracy))]))
+    if run.latency and run.accuracy:
+        made.append(plots.accuracy_against_speedup(run.latency, run.accuracy, recommend(run.latency, run.accuracy),
+                                                   out / "accuracy_against_speedup.png"))
+    if run.batching:
+        made.append(plots.batching_throughput(run.batching, out / "batching_throughput.png"))
+    summary = out / "summary.md"
+    summary.write_text(markdown_summary(run, made))
+    print(f"wrote {summary} and {len(made)} plots: {', '.join(p.name for p in made)}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    """Exit 1 when NEW regressed from BASE in speedup over FP32 or in accuracy; print what moved."""
+    from .compare import changes_table, compare_runs, parse_percent
+    from .runs import load_run
+
+    loss = parse_percent(args.max_speedup_loss, "--max-speedup-loss")
+    if args.max_accuracy_drop < 0:
+        raise UserError(f"--max-accuracy-drop must be 0 or more points, got {args.max_accuracy_drop}")
+    base = load_run(args.base, *filter(None, [args.base_accuracy]))
+    new = load_run(args.new, *filter(None, [args.new_accuracy]))
+    changes = compare_runs(base, new, loss, args.max_accuracy_drop)
+    print("\n".join(changes_table(changes)))
+    regressed = [c for c in changes if c.regressed]
+    print(f"{len(regressed)} regression(s) in {len(changes)} comparisons (speedup over torch-fp32 may fall by "
+          f"{100 * loss:.0f}%, accuracy by {args.max_accuracy_drop:g} points)")
+    return 1 if regressed else 0
+
+
+def cmd_serve(args) -> int:
+    """Serve one variant over HTTP until interrupted."""
+    from aiohttp import web
+
+    from .serving import ServingPolicy, make_app, make_predict
+    from .workbench import VariantUnavailable
+
+    policy = ServingPolicy(max_batch_size=1 if args.no_batching else args.max_batch_size, max_wait_ms=args.max_wait_ms,
+                           max_texts=args.max_texts, max_chars=args.max_chars)
+    bench = _workbench(args)
+    try:
+        runner = bench.runner(args.variant, args.device)
+    except VariantUnavailable as exc:
+        raise UserError(f"cannot serve {exc}") from None
+    predict = make_predict(runner, bench.source.tokenizer, min(512, bench.source.max_positions))
+    predict(["warm up"])
+    batching = "off" if policy.max_batch_size == 1 else f"up to {policy.max_batch_size} texts or {policy.max_wait_ms:g} ms"
+    print(f"serving {args.variant} on {args.device} at http://{args.host}:{args.port}/predict "
+          f"(dynamic batching {batching}; {bench.threads} threads)", flush=True)
+    web.run_app(make_app(predict, bench.source.id2label, policy, args.variant), host=args.host, port=args.port,
+                print=None, access_log=None)
+    return 0
+
+
 def cmd_train_default(args) -> int:
     from pathlib import Path
 
@@ -138,6 +216,38 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     build.add_argument("--check", action="store_true", help="also run each on 16 texts and compare with torch-fp32")
     build.set_defaults(func=cmd_build)
+
+    report = commands.add_parser("report", help="Markdown summary and PNG plots of a run, led by the recommendation")
+    report.add_argument("run", metavar="RUN.json", help="what --benchmark-json wrote (or the folder holding it)")
+    report.add_argument("--accuracy", metavar="ACC.json", help="what --accuracy-json wrote")
+    report.add_argument("--out", required=True, metavar="DIR", help="folder for summary.md and the plots")
+    report.add_argument("--allow-empty", action="store_true",
+                        help="exit 0 with a note when the run measured nothing (tox -e cuda on a machine without a GPU)")
+    report.set_defaults(func=cmd_report)
+
+    compare = commands.add_parser("compare", help="exit 1 when NEW's speedups over FP32 or accuracies regressed from BASE")
+    compare.add_argument("base", metavar="BASE", help="the base run: its benchmark JSON, or the folder holding "
+                         "benchmark.json and accuracy.json")
+    compare.add_argument("new", metavar="NEW", help="the new run, likewise")
+    compare.add_argument("--base-accuracy", metavar="ACC.json", help="BASE's accuracy JSON, if not in BASE's folder")
+    compare.add_argument("--new-accuracy", metavar="ACC.json", help="NEW's accuracy JSON, likewise")
+    compare.add_argument("--max-speedup-loss", default="10%", help="largest allowed fall of a speedup (default 10%%)")
+    compare.add_argument("--max-accuracy-drop", type=float, default=0.5,
+                         help="largest allowed fall of a variant's accuracy, in points (default 0.5)")
+    compare.set_defaults(func=cmd_compare)
+
+    serve = commands.add_parser("serve", help="serve one variant over HTTP: POST /predict {\"texts\": [...]}")
+    options.add_options(serve.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS, options.CLI_ALIASES)
+    serve.add_argument("--variant", default="torch-fp32", help="the variant to serve (default torch-fp32)")
+    serve.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-batch-size", type=int, default=32, help="texts per model call (default 32)")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill (default 5)")
+    serve.add_argument("--no-batching", action="store_true", help="one request per model call")
+    serve.add_argument("--max-texts", type=int, default=64, help="texts allowed per request (default 64)")
+    serve.add_argument("--max-chars", type=int, default=5000, help="characters allowed per text (default 5000)")
+    serve.set_defaults(func=cmd_serve)
 
     train = commands.add_parser("train-default", help="retrain the default model's sentiment head (about 3 minutes)")
     train.add_argument("--output", default=None, help="where to write head.safetensors (default: the package's)")

@@ -48,3 +48,35 @@ def padded_batches(tokenizer, texts: list[str], batch_size: int, max_length: int
         encoded = tokenizer(texts[start : start + batch_size], padding=padding, truncation=True,
                             max_length=max_length, return_tensors="np", return_token_type_ids=True)
         yield {k: encoded[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+def _pad_to_max(tokenizer, texts, batch_size, max_length):
+    return padded_batches(tokenizer, texts, batch_size, max_length, padding="max_length")
+
+
+def _dynamic(tokenizer, texts, batch_size, max_length):
+    return padded_batches(tokenizer, texts, batch_size, max_length)
+
+
+def _length_buckets(tokenizer, texts, batch_size, max_length):
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+    ordered = [texts[i] for i in np.argsort(lengths, kind="stable")]
+    return padded_batches(tokenizer, ordered, batch_size, max_length)
+
+
+# How a stream of variable-length texts becomes batches; the first is the baseline the others beat.
+PADDING_STRATEGIES = {"pad-to-max": _pad_to_max, "dynamic": _dynamic, "length-buckets": _length_buckets}
+
+
+def strategy_batches(strategy: str, tokenizer, texts: list[str], batch_size: int, max_length: int) -> list[TokenBatch]:
+    """Every text in batches made by the strategy: pad-to-max (each batch to max_length), dynamic (each batch to
+    its longest text, in arrival order) or length-buckets (sorted by length first, then dynamic)."""
+    if strategy not in PADDING_STRATEGIES:
+        raise UserError(f"unknown padding strategy {strategy!r}; use one of {', '.join(PADDING_STRATEGIES)}")
+    return list(PADDING_STRATEGIES[strategy](tokenizer, texts, batch_size, max_length))
+
+
+def padding_waste(batches: list[TokenBatch]) -> float:
+    """Fraction of the token positions computed that are padding."""
+    total = sum(b["attention_mask"].size for b in batches)
+    return 1.0 - sum(int(b["attention_mask"].sum()) for b in batches) / total if total else 0.0

@@ -72,3 +72,16 @@ def parse_list(text: str, convert=str, option: str = "") -> list:
         return [convert(part.strip()) for part in str(text).split(",") if part.strip()]
     except ValueError:
         raise UserError(f"{option} {text!r} is not a comma-separated list of {convert.__name__}s") from None
+
+
+def as_cli_args(values, table) -> list[str]:
+    """The argv that gives a `fastbert-variants` subprocess the same options (the serving benchmark's server)."""
+    argv = []
+    for names, kwargs in table:
+        dest = kwargs.get("dest") or names[0].lstrip("-").replace("-", "_")
+        value = getattr(values, dest)
+        if kwargs.get("action") == "store_true":
+            argv += [names[0]] * bool(value)
+        elif value is not None and value != kwargs.get("default"):
+            argv += [names[0], str(value)]
+    return argv

@@ -10,6 +10,7 @@ from .variants import BASELINE, REGISTRY, pairs
 
 SEQ_LENS = (16, 32, 64, 128, 256, 512)
 BATCH_SIZES = (1, 8)
+BATCHING_BATCH_SIZES = (1, 8, 32)  # the padding-strategy benchmark: real traffic at these batch sizes
 
 
 @dataclass(frozen=True)
@@ -18,13 +19,18 @@ class Profile:
     batch_sizes: tuple[int, ...]
     timing: TimingPlan
     include_slow: bool
+    batching_texts: int  # how many of the dataset's texts the padding-strategy benchmark scores per round
+    batching_rounds: int  # each round is a whole pass over those texts: many calls, so few rounds suffice
+    serving_requests: int  # requests the serving benchmark sends in each mode
 
 
 PROFILES = {
     "quick": Profile((16, 128, 512), (1,), TimingPlan(warmup_rounds=2, min_rounds=5, max_rounds=30,
-                                                        target_seconds=1.0, interleave_blocks=8), include_slow=False),
+                                                        target_seconds=1.0, interleave_blocks=8), include_slow=False,
+                     batching_texts=32, batching_rounds=1, serving_requests=200),
     "full": Profile(SEQ_LENS, BATCH_SIZES, TimingPlan(warmup_rounds=3, min_rounds=10, max_rounds=200,
-                                                      target_seconds=3.0, interleave_blocks=16), include_slow=True),
+                                                      target_seconds=3.0, interleave_blocks=16), include_slow=True,
+                    batching_texts=256, batching_rounds=3, serving_requests=1000),
 }
 
 
@@ -42,6 +48,22 @@ class LatencyCase:
     @property
     def id(self) -> str:
         return f"{self.cell}-{self.variant}"
+
+
+@dataclass(frozen=True)
+class BatchingCase:
+    device: str
+    batch_size: int
+    strategy: str
+    variant: str
+
+    @property
+    def group(self) -> str:
+        return f"batching-{self.device}-{self.variant}-b{self.batch_size}"
+
+    @property
+    def id(self) -> str:
+        return f"{self.device}-b{self.batch_size}-{self.strategy}-{self.variant}"
 
 
 def profile(name: str) -> Profile:
@@ -69,6 +91,12 @@ def latency_cases(names, devices, batch_sizes, seq_lens) -> list[LatencyCase]:
         ordered = [BASELINE] * (BASELINE in in_device) + [v for v in in_device if v != BASELINE]
         cases += [LatencyCase(device, b, s, v) for b in batch_sizes for s in seq_lens for v in ordered]
     return cases
+
+
+def batching_cases(names, devices, strategies) -> list[BatchingCase]:
+    """Per variant and batch size, the strategies in order: pad-to-max first, the baseline of the others."""
+    return [BatchingCase(device, batch_size, strategy, variant) for device, variant in pairs(names, tuple(devices))
+            for batch_size in BATCHING_BATCH_SIZES for strategy in strategies]
 
 
 def variant_cases(names, devices, with_baseline: bool) -> list[tuple[str, str]]:

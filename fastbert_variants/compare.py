@@ -1,0 +1,103 @@
+"""Two runs compared on what does not move with the machine: speedup over FP32 and accuracy.
+
+Absolute latency changes with the runner's speed and load; a variant's speedup over FP32, both
+timed interleaved in the same run, does not. So a change regresses a variant when its speedup
+falls by more than `max_speedup_loss` (a fraction of the base run's speedup), or when its accuracy
+falls by more than `max_accuracy_drop` points from the base run's or it newly fails its gate. A variant
+that the base run measured and the new run did not is a regression too: a gate that a variant can
+leave silently is no gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import UserError
+from .runs import Run
+from .variants import BASELINE
+
+
+@dataclass(frozen=True)
+class Change:
+    what: str  # "speedup" or "accuracy"
+    key: str  # "cpu-b1-s128 ort-fp32" or "cpu/ort-fp32"
+    base: float | None
+    new: float | None
+    change: float | None  # relative change of the speedup; points of accuracy
+    regressed: bool
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        fmt = "{:.2f}x" if self.what == "speedup" else "{:.4f}"
+        change = ("-" if self.change is None else
+                  f"{100 * self.change:+.1f}%" if self.what == "speedup" else f"{self.change:+.2f} pts")
+        return ["REGRESSED" if self.regressed else "ok", self.what, self.key,
+                "-" if self.base is None else fmt.format(self.base), "-" if self.new is None else fmt.format(self.new),
+                change, self.note]
+
+
+def parse_percent(text: str, option: str) -> float:
+    """'10%' or '10' -> 0.10."""
+    try:
+        value = float(str(text).strip().rstrip("%"))
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not a percentage; write it as 10% or 10") from None
+    if not 0 <= value < 100:
+        raise UserError(f"{option} must be between 0% and 100%, got {text!r}")
+    return value / 100
+
+
+def speedup_changes(base: Run, new: Run, max_speedup_loss: float) -> list[Change]:
+    new_by_key = {(r["cell"], r["variant"]): r for r in new.latency}
+    changes = []
+    for r in base.latency:
+        if r["variant"] == BASELINE:
+            continue
+        key = f"{r['cell']} {r['variant']}"
+        now = new_by_key.get((r["cell"], r["variant"]))
+        if now is None:
+            changes.append(Change("speedup", key, r["speedup_vs_fp32"], None, None, True, "not measured in NEW"))
+            continue
+        relative = now["speedup_vs_fp32"] / r["speedup_vs_fp32"] - 1
+        changes.append(Change("speedup", key, r["speedup_vs_fp32"], now["speedup_vs_fp32"], relative,
+                              relative < -max_speedup_loss,
+                              f"NEW 95% CI {now['speedup_ci95'][0]:.2f}-{now['speedup_ci95'][1]:.2f}"))
+    return changes
+
+
+def accuracy_changes(base: Run, new: Run, max_accuracy_drop: float) -> list[Change]:
+    changes = []
+    for key, r in (base.accuracy or {}).items():
+        now = (new.accuracy or {}).get(key)
+        if now is None:
+            changes.append(Change("accuracy", key, r["scores"]["accuracy"], None, None, True, "not scored in NEW"))
+            continue
+        points = 100 * (now["scores"]["accuracy"] - r["scores"]["accuracy"])
+        newly_failed = r["passed"] and not now["passed"]
+        notes = [f"drop from NEW's FP32 {now['drop_points']:.2f} pts"]
+        notes += ["fails its gate in NEW" if newly_failed else "fails its gate in BASE and NEW"] * (not now["passed"])
+        changes.append(Change("accuracy", key, r["scores"]["accuracy"], now["scores"]["accuracy"], points,
+                              -points > max_accuracy_drop or newly_failed, "; ".join(notes)))
+    return changes
+
+
+def compare_runs(base: Run, new: Run, max_speedup_loss: float, max_accuracy_drop: float) -> list[Change]:
+    """Every comparable figure, regressions first, then by how far it moved."""
+    if not base.latency and base.accuracy is None:
+        raise UserError("BASE holds no results to compare")
+    changes = speedup_changes(base, new, max_speedup_loss) + accuracy_changes(base, new, max_accuracy_drop)
+    scale = {"speedup": 100.0, "accuracy": 1.0}  # a 1% speedup change weighs like one point of accuracy
+    return sorted(changes, key=lambda c: (not c.regressed, -abs((c.change or 0) * scale[c.what])))
+
+
+def changes_table(changes: list[Change], moved_at: float = 0.02) -> list[str]:
+    """Rows that moved (speedup by moved_at or more, accuracy at all) or regressed; a count of the rest."""
+    shown = [c for c in changes if c.regressed or c.change is None or
+             (abs(c.change) >= moved_at if c.what == "speedup" else c.change != 0)]
+    rows = [["verdict", "what", "where", "BASE", "NEW", "change", "note"], *(c.cells() for c in shown)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    if len(shown) < len(changes):
+        lines.append(f"{len(changes) - len(shown)} more unchanged (speedup within {100 * moved_at:.0f}%, "
+                     "accuracy identical)")
+    return lines

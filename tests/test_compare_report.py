@@ -1,0 +1,148 @@
+"""`fastbert-variants compare` and `report` on run JSON written the way the suite writes it."""
+
+import copy
+import json
+
+import pytest
+
+from fastbert_variants.cli import main
+from fastbert_variants.report import recommend
+
+# (variant, speedup over FP32, 95% CI) per cell; FP32's own median in ms.
+CELLS = {"cpu-b1-s16": 10.0, "cpu-b1-s128": 30.0}
+SPEEDUPS = {"ort-fp32": (1.30, [1.20, 1.40]), "ort-int8-dynamic": (1.60, [1.50, 1.70]),
+            "torchscript": (1.02, [0.95, 1.10]), "torchao-int8-dynamic": (0.10, [0.09, 0.11])}
+
+
+def latency_result(cell: str, variant: str, speedup: float, ci95: list[float]) -> dict:
+    seq_len = int(cell.rsplit("s", 1)[1])
+    return {"variant": variant, "device": "cpu", "batch_size": 1, "seq_len": seq_len, "cell": cell, "threads": 2,
+            "median_ms": CELLS[cell] / speedup, "speedup_vs_fp32": speedup, "speedup_ci95": ci95,
+            "warmup_rounds": 2, "model": "default", "cpu_isa": "avx2", "gpu": None, "versions": {"torch": "2.13.0"}}
+
+
+def benchmark_json() -> dict:
+    results = [latency_result(cell, "torch-fp32", 1.0, [1.0, 1.0]) for cell in CELLS]
+    results += [latency_result(cell, v, s, ci) for cell in CELLS for v, (s, ci) in SPEEDUPS.items()]
+    return {"machine_info": {}, "commit_info": {}, "version": "5.1.0",
+            "benchmarks": [{"name": f"test_latency[{r['cell']}-{r['variant']}]", "group": r["cell"], "extra_info": r,
+                            "stats": {"median": r["median_ms"] / 1e3}} for r in results]}
+
+
+def accuracy_record(variant: str, accuracy: float, fp32: float = 0.8628, max_points: float = 1.0) -> dict:
+    drop = 100 * (fp32 - accuracy)
+    return {"variant": variant, "device": "cpu", "rows": 4506, "fp32": {"accuracy": fp32}, "scores": {"accuracy": accuracy},
+            "comparison": {"flipped_to_wrong": 3, "flipped_to_right": 1, "mcnemar_p": 0.6}, "drop_points": drop,
+            "drop_relative_percent": drop / fp32, "passed": drop <= max_points,
+            "gate": {"max_points": max_points, "max_relative_percent": 1.0}}
+
+
+def accuracy_json() -> dict:
+    scores = {"ort-fp32": 0.8628, "ort-int8-dynamic": 0.8489, "torchscript": 0.8628, "torchao-int8-dynamic": 0.8600}
+    return {f"cpu/{v}": accuracy_record(v, a) for v, a in scores.items()}
+
+
+def write_run(folder, bench: dict, acc: dict):
+    folder.mkdir()
+    (folder / "benchmark.json").write_text(json.dumps(bench))
+    (folder / "accuracy.json").write_text(json.dumps(acc))
+    return folder
+
+
+@pytest.fixture
+def base_run(tmp_path):
+    return write_run(tmp_path / "base", benchmark_json(), accuracy_json())
+
+
+def test_same_results_compare_clean(base_run, tmp_path, capsys):
+    same = write_run(tmp_path / "same", benchmark_json(), accuracy_json())
+    assert main(["compare", str(base_run), str(same)]) == 0
+    assert "0 regression(s)" in capsys.readouterr().out
+
+
+def test_a_variant_made_20_percent_slower_relative_to_fp32_fails(base_run, tmp_path, capsys):
+    bench = benchmark_json()
+    for entry in bench["benchmarks"]:
+        info = entry["extra_info"]
+        if info["variant"] == "ort-fp32" and info["cell"] == "cpu-b1-s128":
+            info["speedup_vs_fp32"] *= 0.8
+            info["speedup_ci95"] = [x * 0.8 for x in info["speedup_ci95"]]
+    slower = write_run(tmp_path / "slower", bench, accuracy_json())
+    assert main(["compare", str(base_run), str(slower), "--max-speedup-loss", "10%"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:4] == ["REGRESSED", "speedup", "cpu-b1-s128", "ort-fp32"]  # regressions first
+    assert "-20.0%" in lines[1]
+    assert main(["compare", str(base_run), str(slower), "--max-speedup-loss", "25"]) == 0
+
+
+def test_machine_speed_alone_is_no_regression(base_run, tmp_path):
+    bench = benchmark_json()
+    for entry in bench["benchmarks"]:
+        entry["extra_info"]["median_ms"] *= 1.5  # a slower runner: every latency up, every ratio the same
+    assert main(["compare", str(base_run), str(write_run(tmp_path / "slow-machine", bench, accuracy_json()))]) == 0
+
+
+def test_an_accuracy_drop_past_the_bound_fails(base_run, tmp_path, capsys):
+    acc = accuracy_json()
+    acc["cpu/ort-fp32"] = accuracy_record("ort-fp32", 0.8550)  # 0.78 points lower than BASE, still inside its gate
+    worse = write_run(tmp_path / "worse", benchmark_json(), acc)
+    assert main(["compare", str(base_run), str(worse), "--max-accuracy-drop", "0.5"]) == 1
+    first_row = capsys.readouterr().out.splitlines()[1]
+    assert first_row.split()[:3] == ["REGRESSED", "accuracy", "cpu/ort-fp32"] and "-0.78 pts" in first_row
+    assert main(["compare", str(base_run), str(worse), "--max-accuracy-drop", "1.0"]) == 0
+
+
+def test_a_variant_missing_from_the_new_run_fails(base_run, tmp_path, capsys):
+    bench = benchmark_json()
+    bench["benchmarks"] = [b for b in bench["benchmarks"] if b["extra_info"]["variant"] != "torchscript"]
+    assert main(["compare", str(base_run), str(write_run(tmp_path / "fewer", bench, accuracy_json()))]) == 1
+    assert "not measured in NEW" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["compare", "/no/base.json", "/no/new.json"], "/no/base.json does not exist"),
+    (["report", "/no/run.json", "--out", "/tmp/x"], "/no/run.json does not exist"),
+])
+def test_missing_run_files_are_one_line(argv, expected, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1
+
+
+def test_bad_speedup_bound_is_one_line(base_run, capsys):
+    assert main(["compare", str(base_run), str(base_run), "--max-speedup-loss", "ten"]) == 2
+    assert "is not a percentage" in capsys.readouterr().err
+
+
+def test_recommendation_is_the_fastest_within_the_gate_and_beyond_noise():
+    bench = benchmark_json()
+    latency = [b["extra_info"] for b in bench["benchmarks"]]
+    by_cell = {r.cell: r for r in recommend(latency, accuracy_json())}
+    rec = by_cell["cpu-b1-s128"]
+    assert rec.variant == "ort-fp32"  # ort-int8-dynamic is faster but fails its gate (1.39 points)
+    assert "failed its accuracy gate" in rec.excluded["ort-int8-dynamic"]
+    assert "not faster beyond noise" in rec.excluded["torchscript"]
+    assert "slower than" in rec.excluded["torchao-int8-dynamic"]
+    unchecked = recommend(latency, None)[0]
+    assert unchecked.variant == "ort-int8-dynamic" and unchecked.drop_points is None
+
+
+def test_report_writes_summary_and_three_plots(base_run, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["report", str(base_run / "benchmark.json"), "--accuracy", str(base_run / "accuracy.json"),
+                 "--out", str(out)]) == 0
+    summary = (out / "summary.md").read_text()
+    assert summary.splitlines()[2] == "## Recommendation"
+    assert "**cpu-b1-s128**: ort-fp32, 1.30x faster" in summary
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["accuracy_against_speedup.png", "latency_by_seq_len.png", "speedup_per_cell.png"]
+    assert all((out / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / p).stat().st_size > 10_000 for p in pngs)
+    assert "recommended:" in capsys.readouterr().out
+
+
+def test_compare_reads_accuracy_given_apart(base_run, tmp_path):
+    acc = copy.deepcopy(accuracy_json())
+    acc["cpu/torchscript"]["passed"] = False
+    (tmp_path / "new-acc.json").write_text(json.dumps(acc))
+    assert main(["compare", str(base_run / "benchmark.json"), str(base_run / "benchmark.json"),
+                 "--base-accuracy", str(base_run / "accuracy.json"), "--new-accuracy", str(tmp_path / "new-acc.json")]) == 1
