@@ -1,8 +1,9 @@
 """Two runs compared on what does not move with the machine: speedup over FP32 and accuracy.
 
 Absolute latency changes with the runner's speed and load; a variant's speedup over FP32, both
-timed interleaved in the same run, does not. So a change regresses a variant when its speedup
-falls by more than `max_speedup_loss` (a fraction of the base run's speedup), or when its accuracy
+timed interleaved in the same run, far less. So a change regresses a variant when its speedup
+falls by more than `max_speedup_loss` (a fraction of the base run's speedup) and beyond noise (the
+new run's 95% interval lies wholly below the base run's), or when its accuracy
 falls by more than `max_accuracy_drop` points from the base run's or it newly fails its gate. A variant
 that the base run measured and the new run did not is a regression too: a gate that a variant can
 leave silently is no gate.
@@ -59,9 +60,13 @@ def speedup_changes(base: Run, new: Run, max_speedup_loss: float) -> list[Change
             changes.append(Change("speedup", key, r["speedup_vs_fp32"], None, None, True, "not measured in NEW"))
             continue
         relative = now["speedup_vs_fp32"] / r["speedup_vs_fp32"] - 1
+        beyond_noise = now["speedup_ci95"][1] < r["speedup_ci95"][0]  # the two runs' 95% intervals do not meet
+        note = f"95% CI {r['speedup_ci95'][0]:.2f}-{r['speedup_ci95'][1]:.2f} -> {now['speedup_ci95'][0]:.2f}-" \
+               f"{now['speedup_ci95'][1]:.2f}"
+        if relative < -max_speedup_loss and not beyond_noise:
+            note += "; within noise: the intervals overlap"
         changes.append(Change("speedup", key, r["speedup_vs_fp32"], now["speedup_vs_fp32"], relative,
-                              relative < -max_speedup_loss,
-                              f"NEW 95% CI {now['speedup_ci95'][0]:.2f}-{now['speedup_ci95'][1]:.2f}"))
+                              relative < -max_speedup_loss and beyond_noise, note))
     return changes
 
 

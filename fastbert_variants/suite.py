@@ -26,7 +26,8 @@ class Profile:
 
 PROFILES = {
     "quick": Profile((16, 128, 512), (1,), TimingPlan(warmup_rounds=2, min_rounds=5, max_rounds=30,
-                                                        target_seconds=1.0, interleave_blocks=8), include_slow=False,
+                                                        target_seconds=1.0, interleave_blocks=12,
+                                                        block_seconds=0.3), include_slow=False,
                      batching_texts=32, batching_rounds=1, serving_requests=200),
     "full": Profile(SEQ_LENS, BATCH_SIZES, TimingPlan(warmup_rounds=3, min_rounds=10, max_rounds=200,
                                                       target_seconds=3.0, interleave_blocks=16), include_slow=True,

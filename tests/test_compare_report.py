@@ -146,3 +146,13 @@ def test_compare_reads_accuracy_given_apart(base_run, tmp_path):
     (tmp_path / "new-acc.json").write_text(json.dumps(acc))
     assert main(["compare", str(base_run / "benchmark.json"), str(base_run / "benchmark.json"),
                  "--base-accuracy", str(base_run / "accuracy.json"), "--new-accuracy", str(tmp_path / "new-acc.json")]) == 1
+
+
+def test_a_fall_inside_both_runs_intervals_is_noise_not_a_regression(base_run, tmp_path, capsys):
+    bench = benchmark_json()
+    for entry in bench["benchmarks"]:
+        info = entry["extra_info"]
+        if info["variant"] == "ort-fp32" and info["cell"] == "cpu-b1-s16":
+            info["speedup_vs_fp32"], info["speedup_ci95"] = 1.12, [0.90, 1.35]  # -14%, but the intervals overlap
+    assert main(["compare", str(base_run), str(write_run(tmp_path / "noisy", bench, accuracy_json()))]) == 0
+    assert "within noise: the intervals overlap" in capsys.readouterr().out
