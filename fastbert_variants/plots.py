@@ -27,7 +27,7 @@ def _log_axis(axis, values) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-SPEEDUP_TICKS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16)
+SPEEDUP_TICKS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 8, 16)
 
 
 def _grid(plt, count: int, width: float = 4.8, height: float = 3.6):
@@ -109,6 +109,7 @@ def accuracy_against_speedup(latency: list[dict], accuracy: dict, recommendation
         ax.set(xscale="log", xlabel=f"speedup over {BASELINE} (log)", ylabel="accuracy drop (points)", title=cell)
         _log_axis(ax.xaxis, SPEEDUP_TICKS)
         ax.grid(True, alpha=0.3)
+        ax.set_ylim(top=1.3 * max([*gates, *(rec["drop_points"] for rec in accuracy.values()), 0.1]))
         ax.legend(fontsize=7, loc="upper left")
     return _save(fig, path)
 

@@ -24,10 +24,11 @@ class TracedTorch(Variant):
         import torch
 
         source = context.source
-        names = source.input_names
 
         def trace(folder):
             from transformers import AutoModelForSequenceClassification
+
+            names = source.input_names  # imports the architecture's modelling code: only on a cache miss
 
             # torchscript=True makes the model return tuples; eager attention traces without shape guards.
             model = AutoModelForSequenceClassification.from_pretrained(
@@ -53,7 +54,7 @@ class TracedTorch(Variant):
             variant=self.name, device=context.device, size_bytes=(folder / "model.ts").stat().st_size,
             build_seconds=manifest["build_seconds"], info={"threads": context.threads, "load_seconds":
             round(time.perf_counter() - started, 3), **manifest["info"]},
-            forward=module, input_names=context.source.input_names, positional=True,
+            forward=module, input_names=tuple(manifest["info"]["inputs"]), positional=True,
         )
 
 
