@@ -50,6 +50,9 @@ class BuildCache:
 
     def __init__(self, root: Path | str = DEFAULT_CACHE_DIR):
         self.root = Path(root).expanduser()
+        # Entries this process built or checked against their manifest: a derived variant (int8 from the FP32
+        # export) asks for its parent again, and hashing 100 MB twice in one run proves nothing new.
+        self._checked: set[Path] = set()
 
     def key(self, **parts) -> str:
         """A hash of what the artifact depends on; library versions are always part of it."""
@@ -89,7 +92,8 @@ class BuildCache:
         """Return (folder, manifest); call build(tmp_folder) -> info only when no valid entry exists."""
         folder = self.entry(variant, key)
         with self._lock(folder):
-            if self.is_valid(folder):
+            if folder in self._checked or self.is_valid(folder):
+                self._checked.add(folder)
                 return folder, self.manifest(folder)
             if folder.exists():
                 log.warning("cache entry %s is incomplete or corrupt: rebuilding it", folder)
@@ -108,6 +112,7 @@ class BuildCache:
                             "versions": library_versions(), "info": info, "files": files}
                 (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
                 os.replace(tmp, folder)
+                self._checked.add(folder)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise

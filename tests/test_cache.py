@@ -37,8 +37,22 @@ def test_corrupt_entry_is_rebuilt_not_used(tmp_path, damage):
     else:
         target.unlink()
     assert not cache.is_valid(folder)
-    cache.get_or_build("v", "k", lambda f: calls.append(1) or write_file(f))
-    assert calls == [1] and cache.is_valid(folder)
+    next_run = BuildCache(tmp_path)
+    next_run.get_or_build("v", "k", lambda f: calls.append(1) or write_file(f))
+    assert calls == [1] and next_run.is_valid(folder)
+
+
+def test_an_entry_is_hashed_once_per_process(tmp_path, monkeypatch):
+    import fastbert_variants.cache as cache_module
+
+    BuildCache(tmp_path).get_or_build("v", "k", write_file)
+    hashed = []
+    real_sha256 = cache_module._sha256
+    monkeypatch.setattr(cache_module, "_sha256", lambda path: hashed.append(path) or real_sha256(path))
+    cache = BuildCache(tmp_path)
+    for _ in range(3):
+        cache.get_or_build("v", "k", write_file)
+    assert len(hashed) == 1  # checked once against its manifest, then trusted for the rest of the run
 
 
 def test_failed_build_leaves_nothing_behind(tmp_path):
