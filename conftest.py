@@ -25,6 +25,9 @@ RUN_OPTIONS = [
     (("--max-accuracy-drop",), dict(type=float, default=1.0, help="largest accuracy drop from FP32, in points")),
     (("--max-relative-drop",), dict(type=float, default=1.0, help="largest accuracy drop from FP32, in percent of FP32")),
     (("--serve-variant",), dict(default="torch-fp32", help="the variant the serving benchmark serves")),
+    (("--slow-variant-rows",), dict(type=int, default=1500, metavar="N",
+     help="rows a variant that runs many times slower than FP32 here (torchao int8 dynamic without VNNI) is gated "
+          "on: a fixed sample, FP32 on the same rows (default 1500; 0 = all)")),
     (("--accuracy-json",), dict(default=None, metavar="PATH", help="write every variant's scores here")),
 ]
 STATE = pytest.StashKey["SuiteState"]()
@@ -137,6 +140,7 @@ def workbench(suite_state):
 
 def pytest_terminal_summary(terminalreporter, config):
     from fastbert_variants.report import (
+        accuracy_rows,
         batching_rows,
         recommend,
         recommendation_lines,
@@ -153,6 +157,9 @@ def pytest_terminal_summary(terminalreporter, config):
                                         "within its accuracy gate)")
         for line in recommendation_lines(recommend(state.latency_results, state.accuracy_results or None)):
             terminalreporter.write_line(line)
+    if state and state.accuracy_results:
+        terminalreporter.write_sep("=", "fastbert-variants: accuracy against torch-fp32 on the same rows (gated: the drop)")
+        terminalreporter.write_line(text_table(accuracy_rows(state.accuracy_results)))
     if state and state.batching_results:
         terminalreporter.write_sep("=", "fastbert-variants: real traffic, padding strategies (samples/s)")
         terminalreporter.write_line(text_table(batching_rows(state.batching_results)))

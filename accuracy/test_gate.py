@@ -34,10 +34,13 @@ def test_gate_fails_a_degraded_variant(workbench, scorer, suite_state):
     if "cpu" not in suite_state.devices:
         pytest.skip("the gate's own check scores on the CPU; it runs when --devices includes cpu")
     workbench.add_variant(PerturbedClassifier("degraded-fp32", ("cpu",), "torch", "FP32 with a noisy classifier"))
-    result = scorer.evaluate("degraded-fp32", "cpu")
     gate = Gate(max_points=1.0, max_relative_percent=1.0)
-    passed, drop_points, _ = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"])
-    assert not passed, f"the gate let a perturbed classifier through (drop {drop_points:.2f} points)"
-    message = gate_failure_message("degraded-fp32", "cpu", gate, result["fp32"], result["scores"],
-                                   result["comparison"], result["flipped_texts"])
-    assert "lost too much accuracy" in message and "McNemar" in message and "flipped:" in message
+    for max_rows in (None, 500):  # every row, and the sample that a slow variant is gated on
+        result = scorer.evaluate("degraded-fp32", "cpu", max_rows=max_rows)
+        passed, drop_points, _ = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"])
+        assert not passed, f"the gate let a perturbed classifier through on {result['rows']} rows (drop {drop_points:.2f})"
+        message = gate_failure_message("degraded-fp32", "cpu", gate, result["fp32"], result["scores"],
+                                       result["comparison"], result["flipped_texts"], result["rows"],
+                                       result["rows_in_dataset"])
+        assert "lost too much accuracy" in message and "McNemar" in message and "flipped:" in message
+    assert result["rows"] == 500 < result["rows_in_dataset"] and "a sample of 500" in message

@@ -46,8 +46,8 @@ def server(request, workbench, serving_case):
     argv = [sys.executable, "-m", "fastbert_variants.cli", "serve", "--variant", variant, "--device", device,
             "--port", str(port), "--threads", str(workbench.threads),
             *options.as_cli_args(opt, options.MODEL_OPTIONS + options.DATASET_OPTIONS)]
-    if "--variant-cache-dir" not in argv:
-        argv += ["--variant-cache-dir", str(workbench.cache.root)]
+    if "--cache-dir" not in argv:
+        argv += ["--cache-dir", str(workbench.cache.root)]
     argv += ["--no-batching"] * (mode == "no-batching")
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"

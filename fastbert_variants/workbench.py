@@ -14,12 +14,11 @@ from .cache import BuildCache
 from .datasets import DatasetSpec, LabelledTexts, load_labelled_texts
 from .sources import ModelSource, resolve_model
 from .variants import BuildContext, Runner, get
+from .variants.base import VariantUnavailable
 
 log = logging.getLogger(__name__)
 
-
-class VariantUnavailable(Exception):
-    """The variant cannot run here (missing backend, no GPU); the message says why."""
+__all__ = ["VariantUnavailable", "Workbench", "configure_threads"]
 
 
 def configure_threads(threads: int) -> None:
@@ -36,15 +35,14 @@ def configure_threads(threads: int) -> None:
 class Workbench:
     def __init__(self, model_spec: str = "default", dataset_spec: DatasetSpec | None = None,
                  cache_dir: Path | str = "~/.cache/fastbert-variants", threads: int = 1,
-                 trust_remote_code: bool = False):
+                 trust_remote_code: bool = False, hash_contents: bool = True):
         self.model_spec = model_spec
         self.dataset_spec = dataset_spec or DatasetSpec()
-        self.cache = BuildCache(cache_dir)
+        self.cache = BuildCache(cache_dir, hash_contents=hash_contents)
         self.threads = threads
         self.trust_remote_code = trust_remote_code
         self._runners: dict[tuple[str, str], Runner] = {}
         self._extra_variants: dict = {}
-        configure_threads(threads)
 
     @cached_property
     def source(self) -> ModelSource:
@@ -71,8 +69,12 @@ class Workbench:
             reason = variant.unavailable_reason(device)
             if reason:
                 raise VariantUnavailable(f"{name} on {device}: {reason}")
+            configure_threads(self.threads)  # here, not at start: a run of cache hits never imports torch
             log.info("building %s on %s", name, device)
-            self._runners[key] = variant.build(self.context(device))
+            try:
+                self._runners[key] = variant.build(self.context(device))
+            except VariantUnavailable as reason:
+                raise VariantUnavailable(f"{name} on {device}: {reason}") from None
         return self._runners[key]
 
     def release(self, name: str, device: str) -> None:

@@ -83,3 +83,27 @@ def test_concurrent_runs_build_once(tmp_path):
     for worker in workers:
         worker.join()
     assert len(calls) == 1 and len({str(r[0]) for r in results}) == 1 and cache.is_valid(results[0][0])
+
+
+def test_without_hashing_a_hit_is_judged_by_size_and_mtime(tmp_path, monkeypatch):
+    import os
+
+    import fastbert_variants.cache as cache_module
+
+    folder, _ = BuildCache(tmp_path).get_or_build("v", "k", write_file)
+    hashed = []
+    real_sha256 = cache_module._sha256
+    monkeypatch.setattr(cache_module, "_sha256", lambda path: hashed.append(path) or real_sha256(path))
+    assert BuildCache(tmp_path, hash_contents=False).is_valid(folder, hash_contents=False) and hashed == []
+
+    target = folder / "model.bin"
+    target.write_bytes(b"y" * 1000)  # same size, other bytes, a new mtime: hashed, found wrong
+    os.utime(target, ns=(1, 1))
+    calls = []
+    BuildCache(tmp_path, hash_contents=False).get_or_build("v", "k", lambda f: calls.append(1) or write_file(f))
+    assert calls == [1] and hashed  # rebuilt
+
+    os.utime(target, ns=(2, 2))  # same bytes, another mtime (a copied cache): hashed once, then resealed
+    hashed.clear()
+    assert BuildCache(tmp_path).is_valid(folder, hash_contents=False) and len(hashed) == 1
+    assert BuildCache(tmp_path).is_valid(folder, hash_contents=False) and len(hashed) == 1

@@ -29,6 +29,10 @@ from ..sources import ModelSource
 DEVICES = ("cpu", "cuda")
 
 
+class VariantUnavailable(Exception):
+    """The variant cannot run here (missing backend, no GPU); the message says why. Tests skip on it."""
+
+
 @dataclass
 class BuildContext:
     """Everything a build may depend on; the same for every variant of a run."""
@@ -88,8 +92,17 @@ class Variant(ABC):
         """Why this variant takes minutes on this device (marked `slow`, skipped by the quick profile); None if not."""
         return None
 
+    def runs_slowly(self, device: str) -> bool:
+        """Every call takes many times FP32's here (not only the first, as a compile does): the accuracy gate
+        then scores a fixed sample of the rows."""
+        return False
+
     def backend_reason(self, device: str) -> str | None:
-        """A family's own check (CPU features, execution providers); None when it can run."""
+        """A family's own check (CPU features, execution providers); None when it can run.
+
+        Keep it cheap: `list` and `build` ask every variant. A check that needs a heavy import
+        belongs in `build`, which raises VariantUnavailable with the reason.
+        """
         return None
 
     def artifact(self, context: BuildContext) -> tuple[Path, dict] | None:

@@ -70,12 +70,13 @@ class EagerTorch(Variant):
     dtype: str = "float32"
 
     def backend_reason(self, device):
-        import torch
-
         if self.dtype == "bfloat16" and device == "cpu" and not cpu_has_native_bf16():
             return "this CPU has no native bf16 (no avx512_bf16 or amx_bf16); bf16 would be emulated and slow"
-        if self.dtype == "bfloat16" and device == "cuda" and not torch.cuda.is_bf16_supported():
-            return "this GPU has no bf16 support"
+        if self.dtype == "bfloat16" and device == "cuda":
+            import torch
+
+            if not torch.cuda.is_bf16_supported():
+                return "this GPU has no bf16 support"
         return None
 
     def build(self, context):

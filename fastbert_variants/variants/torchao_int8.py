@@ -31,6 +31,9 @@ class TorchaoInt8(Variant):
                     "9-16x slower than FP32, minutes to score the dataset")
         return None
 
+    def runs_slowly(self, device):
+        return self.slow_reason(device) is not None
+
     def build(self, context):
         import torch
         import torchao.quantization as tq

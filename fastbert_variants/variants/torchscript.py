@@ -21,11 +21,10 @@ TRACE_BATCH = 2
 @dataclass(frozen=True)
 class TracedTorch(Variant):
     def artifact(self, context):
-        import torch
-
         source = context.source
 
         def trace(folder):
+            import torch
             from transformers import AutoModelForSequenceClassification
 
             names = source.input_names  # imports the architecture's modelling code: only on a cache miss
