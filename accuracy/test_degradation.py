@@ -29,5 +29,4 @@ def test_accuracy_within_threshold(scorer, suite_state, accuracy_case):
         "gate": {"max_points": gate.max_points, "max_relative_percent": gate.max_relative_percent},
         "dataset": suite_state.workbench.dataset.name, "model": suite_state.workbench.model_spec,
     }
-    assert passed, gate_failure_message(name, device, gate, result["fp32"], result["scores"], result["comparison"],
-                                        result["flipped_texts"], result["rows"], result["rows_in_dataset"])
+    assert passed, gate_failure_message(gate, result)

@@ -39,8 +39,6 @@ def test_gate_fails_a_degraded_variant(workbench, scorer, suite_state):
         result = scorer.evaluate("degraded-fp32", "cpu", max_rows=max_rows)
         passed, drop_points, _ = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"])
         assert not passed, f"the gate let a perturbed classifier through on {result['rows']} rows (drop {drop_points:.2f})"
-        message = gate_failure_message("degraded-fp32", "cpu", gate, result["fp32"], result["scores"],
-                                       result["comparison"], result["flipped_texts"], result["rows"],
-                                       result["rows_in_dataset"])
+        message = gate_failure_message(gate, result)
         assert "lost too much accuracy" in message and "McNemar" in message and "flipped:" in message
     assert result["rows"] == 500 < result["rows_in_dataset"] and "a sample of 500" in message

@@ -30,9 +30,10 @@ class Scorer:
             return np.arange(count)
         return np.sort(np.random.default_rng(SAMPLE_SEED).choice(count, max_rows, replace=False))
 
-    def logits(self, name: str, device: str, rows: np.ndarray | None = None) -> np.ndarray:
-        rows = np.arange(len(self.labels)) if rows is None else rows
-        key = (name, device, len(rows))
+    def logits(self, name: str, device: str, max_rows: int | None = None) -> np.ndarray:
+        """The variant's logits on self.rows(max_rows), in that order."""
+        rows = self.rows(max_rows)
+        key = (name, device, len(rows))  # rows are a function of their count, so the count names them
         if key not in self._logits:
             runner = self.workbench.runner(name, device)
             texts = self.workbench.dataset.texts
@@ -50,7 +51,7 @@ class Scorer:
         rows = self.rows(max_rows)
         labels = self.labels[rows]
         baseline = self.logits(BASELINE, device)[rows]
-        variant = self.logits(name, device, rows)
+        variant = self.logits(name, device, max_rows)
         comparison = paired_comparison(labels, baseline, variant)
         flipped = comparison.pop("flipped_rows")
         return {

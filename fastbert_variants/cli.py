@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     info = commands.add_parser("info", help="describe the model and dataset; --score scores FP32")
-    options.add_options(info.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS, options.CLI_ALIASES)
+    options.add_options(info.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
     info.add_argument("--score", action="store_true", help="score torch-fp32 on the dataset's evaluation rows")
     info.set_defaults(func=cmd_info)
 
@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_list)
 
     build = commands.add_parser("build", help="build variants into the cache, printing time and size")
-    options.add_options(build.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS, options.CLI_ALIASES)
+    options.add_options(build.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
     build.add_argument("--variants", default="all", help="comma-separated names, or all")
     build.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     build.add_argument("--check", action="store_true", help="also run each on 16 texts and compare with torch-fp32")
@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.set_defaults(func=cmd_compare)
 
     serve = commands.add_parser("serve", help="serve one variant over HTTP: POST /predict {\"texts\": [...]}")
-    options.add_options(serve.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS, options.CLI_ALIASES)
+    options.add_options(serve.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
     serve.add_argument("--variant", default="torch-fp32", help="the variant to serve (default torch-fp32)")
     serve.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     serve.add_argument("--host", default="127.0.0.1")

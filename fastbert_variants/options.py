@@ -37,13 +37,10 @@ DATASET_OPTIONS = [
 ]
 
 
-def add_options(add, table, aliases: dict[str, tuple[str, ...]] | None = None) -> None:
-    """Add every option of `table` with `add`; `aliases` adds spellings to one interface only."""
+def add_options(add, table) -> None:
+    """Add every option of `table` with `add` (argparse's add_argument or pytest's addoption)."""
     for names, kwargs in table:
-        add(*names, *(aliases or {}).get(names[0], ()), **kwargs)
-
-
-CLI_ALIASES: dict[str, tuple[str, ...]] = {}
+        add(*names, **kwargs)
 
 
 def dataset_spec(values) -> DatasetSpec:

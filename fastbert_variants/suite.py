@@ -148,18 +148,20 @@ class Gates:
         return cls(default, per_variant)
 
 
-def gate_failure_message(name: str, device: str, gate: Gate, fp32: dict, scores: dict, comparison: dict,
-                         flipped_texts: list[str], rows: int, rows_in_dataset: int) -> str:
+def gate_failure_message(gate: Gate, result: dict) -> str:
+    """A few lines on a failed gate, from what Scorer.evaluate returned."""
+    fp32, scores, comparison, rows = result["fp32"], result["scores"], result["comparison"], result["rows"]
     _, points, relative = gate.check(fp32["accuracy"], scores["accuracy"])
-    sampled = f" (a sample of {rows} of {rows_in_dataset} rows: --slow-variant-rows)" if rows < rows_in_dataset else ""
+    sampled = (f" (a sample of {rows} of {result['rows_in_dataset']} rows: --slow-variant-rows)"
+               if rows < result["rows_in_dataset"] else "")
     lines = [
-        f"{name} on {device} lost too much accuracy: drop {points:.2f} points ({relative:.2f}% of FP32) "
+        f"{result['variant']} on {result['device']} lost too much accuracy: drop {points:.2f} points ({relative:.2f}% of FP32) "
         f"> allowed {gate.max_points:.2f} points / {gate.max_relative_percent:.2f}% on {rows} rows{sampled}",
         "  metric      fp32     variant",
         *(f"  {k:<11} {fp32[k]:.4f}   {scores[k]:.4f}" for k in ("accuracy", "precision_macro", "recall_macro", "f1_macro")),
         f"  flips: {comparison['flipped_to_wrong']} right->wrong, {comparison['flipped_to_right']} wrong->right; "
         f"exact McNemar p={comparison['mcnemar_p']:.3g}; agreement {comparison['agreement']:.4f}; "
         f"max |logit diff| {comparison['max_abs_logit_diff']:.3f}",
-        *(f"  flipped: {text[:100]!r}" for text in flipped_texts[:3]),
+        *(f"  flipped: {text[:100]!r}" for text in result["flipped_texts"][:3]),
     ]
     return "\n".join(lines)
