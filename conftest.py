@@ -61,6 +61,8 @@ class SuiteState:
                             else self.profile.batch_sizes)
         if any(n < 1 for n in (*self.seq_lens, *self.batch_sizes)):
             raise UserError("--seq-lens and --batch-sizes must be positive integers")
+        if opt.slow_variant_rows < 0:
+            raise UserError(f"--slow-variant-rows must be 0 (every row) or a positive count, got {opt.slow_variant_rows}")
         self.devices = options.parse_list(opt.devices, option="--devices") if opt.devices else self._default_devices()
         bad = [d for d in self.devices if d not in ("cpu", "cuda")]
         if bad:
