@@ -49,7 +49,7 @@ class SuiteState:
     batching_results: list = field(default_factory=list)
     serving_results: list = field(default_factory=list)
     accuracy_results: dict = field(default_factory=dict)
-    _workbench: object = None
+    gemm_peaks: dict = field(default_factory=dict)  # device -> GFLOP/s per precision, measured once per session
 
     def __post_init__(self):
         opt = self.config.option
@@ -146,6 +146,8 @@ def pytest_terminal_summary(terminalreporter, config):
         batching_rows,
         recommend,
         recommendation_lines,
+        build_rows,
+        roofline_rows,
         serving_rows,
         speedup_table,
         text_table,
@@ -159,6 +161,13 @@ def pytest_terminal_summary(terminalreporter, config):
                                         "within its accuracy gate)")
         for line in recommendation_lines(recommend(state.latency_results, state.accuracy_results or None)):
             terminalreporter.write_line(line)
+        terminalreporter.write_sep("=", "fastbert-variants: roofline (achieved GFLOP/s, share of this machine's GEMM peak "
+                                        "for the variant's precision)")
+        terminalreporter.write_line(text_table(roofline_rows(state.latency_results)))
+        terminalreporter.write_line(f"GEMM peaks measured this session: {state.gemm_peaks}")
+        terminalreporter.write_sep("=", "fastbert-variants: build and compile seconds (a second run on the same cache "
+                                        "builds nothing and loads compiled code from inductor's cache)")
+        terminalreporter.write_line(text_table(build_rows(state.latency_results)))
     if state and state.accuracy_results:
         terminalreporter.write_sep("=", "fastbert-variants: accuracy against torch-fp32 on the same rows (gated: the drop)")
         terminalreporter.write_line(text_table(accuracy_rows(state.accuracy_results)))
@@ -168,6 +177,16 @@ def pytest_terminal_summary(terminalreporter, config):
     if state and state.serving_results:
         terminalreporter.write_sep("=", "fastbert-variants: serving, dynamic batching off and on")
         terminalreporter.write_line(text_table(serving_rows(state.serving_results)))
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Machine facts once per run (CPU features, GEMM peaks, GPU, library versions), not in every result."""
+    from fastbert_variants import hardware
+    from fastbert_variants.cache import library_versions
+
+    state = config.stash.get(STATE, None)
+    machine_info["fastbert_variants"] = {**hardware.describe(), "gemm_peaks_gflops": state.gemm_peaks if state else {},
+                                         "versions": library_versions()}
 
 
 def pytest_sessionfinish(session):

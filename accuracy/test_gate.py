@@ -7,7 +7,7 @@ import pytest
 
 from fastbert_variants.suite import Gate, gate_failure_message
 from fastbert_variants.variants import Variant
-from fastbert_variants.variants.torch_eager import torch_runner
+from fastbert_variants.variants.torch_common import torch_runner
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,10 @@ SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,
 
 
 def tolerance_of(name: str) -> float:
-    return next((TOLERANCE[p] for p in ("int8", "fp16", "bf16") if p in name), TOLERANCE["fp32"])
+    from fastbert_variants.variants import REGISTRY
+
+    recipe = REGISTRY[name].recipe
+    return TOLERANCE["int8" if recipe.weights == "int8" else recipe.precision]
 
 
 def encode(workbench, texts, padding="longest"):

@@ -45,3 +45,18 @@ def runner_or_skip(workbench):
             pytest.skip(str(reason))
 
     return runner
+
+
+@pytest.fixture(scope="session")
+def gemm_peaks(workbench, suite_state):
+    """peaks(device): GEMM GFLOP/s per precision with the run's threads, measured once per device per session."""
+    from fastbert_variants.roofline import gemm_peaks as measure
+    from fastbert_variants.workbench import configure_threads
+
+    def peaks(device: str) -> dict:
+        if device not in suite_state.gemm_peaks:
+            configure_threads(workbench.threads)
+            suite_state.gemm_peaks[device] = measure(device, workbench.threads)
+        return suite_state.gemm_peaks[device]
+
+    return peaks

@@ -5,11 +5,12 @@ import pytest
 from fastbert_variants import hardware
 from fastbert_variants.cache import library_versions
 from fastbert_variants.memory import MemoryProbe
+from fastbert_variants.roofline import roofline
 from fastbert_variants.timing import interleaved_speedup, seconds_per_call
 from fastbert_variants.variants import BASELINE
 
 
-def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, runner_or_skip):
+def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, runner_or_skip, gemm_peaks):
     case, plan = latency_case, suite_state.profile.timing
     batch = cell_batch(case.batch_size, case.seq_len)
     if isinstance(batch, Exception):
@@ -27,21 +28,28 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, ru
     median = benchmark.stats.stats.median
     peak_mem_mb = probe.peak_mb(runner.size_bytes)  # before the interleaved FP32 calls below
 
-    speedup = {"median": 1.0, "ci95": [1.0, 1.0], "blocks": 0, "calls_per_block": 0}
+    speedup = {"median": 1.0, "ci95": [1.0, 1.0], "blocks": 0, "calls_per_block": 0, "ratios": []}
     if case.variant != BASELINE:
         fp32_prepared = fp32.prepare(batch)
         speedup = interleaved_speedup(fp32.run, fp32_prepared, runner.run, prepared, plan.interleave_blocks,
-                                      plan.calls_per_block(max(one_call, seconds_per_call(fp32.run, fp32_prepared))))
+                                      plan.calls_per_block(max(one_call, seconds_per_call(fp32.run, fp32_prepared))),
+                                      plan.pause_seconds)
+    precision = workbench.variant(case.variant).recipe.precision
+    peaks = gemm_peaks(case.device)
     result = {
         "variant": case.variant, "device": case.device, "batch_size": case.batch_size, "seq_len": case.seq_len,
         "kind": "latency", "cell": case.cell, "threads": workbench.threads, "median_ms": median * 1e3,
         "samples_per_s": case.batch_size / median, "tokens_per_s": case.batch_size * case.seq_len / median,
         "size_mb": runner.size_bytes / 1e6, "peak_mem_mb": peak_mem_mb, "build_s": runner.build_seconds,
+        "compile_s": runner.compile_seconds.get((case.batch_size, case.seq_len)),
         "speedup_vs_fp32": speedup["median"], "speedup_ci95": speedup["ci95"], "speedup_blocks": speedup["blocks"],
-        "speedup_calls_per_block": speedup["calls_per_block"], "rounds": benchmark.stats.stats.rounds,
+        "speedup_block_ratios": speedup["ratios"], "speedup_calls_per_block": speedup["calls_per_block"],
+        "interleave_pause_s": plan.pause_seconds, "rounds": benchmark.stats.stats.rounds,
         # FP32's median from its own test in this cell over this one: the check on the interleaved figure.
         "speedup_sequential": _sequential_speedup(suite_state, case, median * 1e3),
         "warmup_rounds": plan.warmup_rounds, "model": workbench.model_spec, "runner_info": runner.info,
+        **roofline(workbench.source.config, case.batch_size, case.seq_len, median, precision, peaks),
+        "slow_here": _slow_note(precision, peaks),
         "versions": library_versions(), "cpu_isa": hardware.cpu_isa(), "gpu": hardware.gpu_name(),
     }
     benchmark.extra_info.update(result)
@@ -53,3 +61,12 @@ def _sequential_speedup(suite_state, case, median_ms: float) -> float | None:
         return 1.0
     found = [r["median_ms"] for r in suite_state.latency_results if r["cell"] == case.cell and r["variant"] == BASELINE]
     return found[-1] / median_ms if found else None
+
+
+def _slow_note(precision: str, peaks: dict) -> str | None:
+    """Why a precision cannot beat FP32 on this device, from the GEMM peaks measured in this session."""
+    peak, fp32 = peaks.get(precision), peaks.get("fp32")
+    if precision == "fp32" or not peak or not fp32 or peak >= fp32:
+        return None
+    return (f"this device's {precision} matrix-multiply peak ({peak:g}) is below its FP32 peak ({fp32:g} GFLOP/s): "
+            f"{precision} cannot beat FP32 here (cpu_isa {hardware.cpu_isa()})")

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("FASTBERT_VARIANTS_CACHE", "~/.cache/fastbert-variants"))
 MANIFEST = "fastbert-manifest.json"
-VERSIONED_PACKAGES = ("torch", "transformers", "onnx", "onnxruntime", "onnxruntime-gpu", "optimum", "optimum-onnx", "torchao")
+VERSIONED_PACKAGES = ("torch", "transformers", "onnx", "onnxruntime", "onnxruntime-gpu", "optimum", "optimum-onnx", "torchao",
+                      "openvino", "nncf")
 
 
 def library_versions() -> dict[str, str]:

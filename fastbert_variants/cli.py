@@ -54,13 +54,17 @@ def cmd_info(args) -> int:
 
 
 def cmd_list(args) -> int:
+    from .hardware import cpu_isa, cpu_name
     from .variants import REGISTRY, pairs
 
-    rows = [("variant", "device", "available here", "built by")]
+    print(f"cpu: {cpu_name()} ({cpu_isa()})")
+    rows = [("variant", "device", "recipe", "available here", "built by")]
     for device, name in pairs(devices=tuple(args.devices)):
-        reason = REGISTRY[name].unavailable_reason(device)
-        rows.append((name, device, "yes" if reason is None else f"no: {reason}", REGISTRY[name].library))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        variant = REGISTRY[name]
+        reason, slow = variant.unavailable_reason(device), variant.slow_reason(device)
+        available = f"no: {reason}" if reason else f"yes, slow here: {slow}" if slow else "yes"
+        rows.append((name, device, variant.recipe.describe(), available, variant.library))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)))
     return 0
@@ -270,7 +274,7 @@ def quiet_libraries() -> None:
     Through the environment variables they read at import, so that a command that needs no
     transformers (a `build` of cache hits) does not spend seconds importing it to quiet it.
     """
-    for noisy in ("torchao", "torch._dynamo", "torch.utils._pytree", "optimum"):
+    for noisy in ("torchao", "torch._dynamo", "torch.utils._pytree", "optimum", "nncf"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -1,10 +1,37 @@
-"""What the machine is: CPU instruction set, physical cores, GPU. Recorded with every result."""
+"""What the machine is: CPU instruction sets, usable cores, GPU. Recorded with every result.
+
+int8 and bf16 pay off on a CPU only with instructions made for them: an int8 dot product
+(AVX-512 VNNI, AVX-VNNI, AMX, Arm's dotprod) and native bf16 (AVX512_BF16, AMX, Arm's bf16).
+Without them a library emulates the work, and int8 or bf16 can be slower than FP32.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from pathlib import Path
+
+# Feature name -> the /proc/cpuinfo flags that spell it (kernels and vendors differ).
+FEATURE_FLAGS = {
+    "amx_int8": ("amx_int8",),
+    "amx_bf16": ("amx_bf16",),
+    "avx512_vnni": ("avx512_vnni", "avx512vnni"),
+    "avx512_bf16": ("avx512_bf16",),
+    "avx_vnni": ("avx_vnni",),
+    "avx512": ("avx512f",),
+    "avx2": ("avx2",),
+    "arm64_dotprod": ("asimddp",),
+    "arm64_i8mm": ("i8mm",),
+    "arm64_bf16": ("bf16",),
+}
+INT8_DOT_PRODUCT = ("amx_int8", "avx512_vnni", "avx_vnni", "arm64_dotprod", "arm64_i8mm")
+NATIVE_BF16 = ("amx_bf16", "avx512_bf16", "arm64_bf16")
+# The best first; arm64 is decided by the machine, not by a flag.
+ISA_ORDER = ("amx_int8", "avx512_vnni", "avx512", "avx_vnni", "avx2")
+# Optimum's AutoQuantizationConfig has avx2, avx512, avx512_vnni and arm64: the closest for each ISA.
+OPTIMUM_ISA = {"amx_int8": "avx512_vnni", "avx512_vnni": "avx512_vnni", "avx512": "avx512", "avx_vnni": "avx2",
+               "avx2": "avx2", "arm64": "arm64"}
 
 
 @functools.cache
@@ -18,24 +45,26 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-@functools.cache
-def cpu_isa() -> str:
-    """The best instruction set for int8 and bf16 here: avx512_vnni, avx512, avx2, arm64 or unknown."""
-    if platform.machine().lower() in ("aarch64", "arm64"):
+def cpu_features(flags: frozenset[str] | None = None) -> tuple[str, ...]:
+    """The features of FEATURE_FLAGS this CPU has, in that table's order."""
+    flags = cpu_flags() if flags is None else flags
+    return tuple(name for name, spellings in FEATURE_FLAGS.items() if set(spellings) & flags)
+
+
+def cpu_isa(flags: frozenset[str] | None = None, machine: str | None = None) -> str:
+    """The best instruction set for int8 here: amx_int8, avx512_vnni, avx512, avx_vnni, avx2, arm64 or unknown."""
+    if (machine or platform.machine()).lower() in ("aarch64", "arm64"):
         return "arm64"
-    flags = cpu_flags()
-    if "avx512_vnni" in flags or "avx512vnni" in flags:
-        return "avx512_vnni"
-    if "avx512f" in flags:
-        return "avx512"
-    if "avx2" in flags:
-        return "avx2"
-    return "unknown"
+    features = cpu_features(flags)
+    return next((isa for isa in ISA_ORDER if isa in features), "unknown")
+
+
+def has_int8_dot_product() -> bool:
+    return bool(set(INT8_DOT_PRODUCT) & set(cpu_features()))
 
 
 def cpu_has_native_bf16() -> bool:
-    flags = cpu_flags()
-    return bool({"avx512_bf16", "amx_bf16", "bf16"} & flags)
+    return bool(set(NATIVE_BF16) & set(cpu_features()))
 
 
 def cpu_name() -> str:
@@ -49,9 +78,11 @@ def cpu_name() -> str:
 
 
 def physical_cores() -> int:
+    """Physical cores, but no more than the CPUs this process may run on (affinity, as a container sets it)."""
     import psutil
 
-    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    return max(1, min(cores, len(os.sched_getaffinity(0)))) if hasattr(os, "sched_getaffinity") else cores
 
 
 def cuda_available() -> bool:
@@ -71,4 +102,6 @@ def gpu_name() -> str | None:
 
 
 def describe() -> dict:
-    return {"cpu": cpu_name(), "cpu_isa": cpu_isa(), "physical_cores": physical_cores(), "gpu": gpu_name()}
+    return {"cpu": cpu_name(), "cpu_isa": cpu_isa(), "cpu_features": list(cpu_features()),
+            "int8_dot_product": has_int8_dot_product(), "native_bf16": cpu_has_native_bf16(),
+            "physical_cores": physical_cores(), "gpu": gpu_name()}

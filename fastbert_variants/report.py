@@ -2,7 +2,9 @@
 
 The recommendation per cell is the variant with the highest interleaved speedup over FP32 among
 those that (a) passed their accuracy gate on that device and (b) are faster beyond noise: the
-lower end of the speedup's 95% interval is above 1. If none qualifies, FP32 itself.
+lower end of the speedup's 95% interval is above 1. If none qualifies, FP32 itself. When the
+fastest one's interval overlaps others', the speedups cannot be told apart in this run: the tie
+goes to the smallest accuracy drop, then the smallest size, and the line says it was a tie.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class Recommendation:
     median_ms: float
     drop_points: float | None  # None: accuracy was not checked on this device
     excluded: dict[str, str]  # variant -> why it could not be recommended
+    tied_with: tuple[str, ...] = ()  # the fastest's interval overlaps these; the tie went to this one
+    fastest: str | None = None  # the variant with the highest median, when the tie went to another
 
 
 def accuracy_verdict(accuracy: dict | None, device: str, variant: str) -> tuple[str | None, float | None]:
@@ -54,10 +58,21 @@ def recommend(latency: list[dict], accuracy: dict | None) -> list[Recommendation
             else:
                 eligible.append((r, drop))
         baseline = [(r, 0.0) for r in results if r["variant"] == BASELINE]
-        best, drop = max(eligible or baseline or [(results[0], None)], key=lambda pair: pair[0]["speedup_vs_fp32"])
-        recommendations.append(Recommendation(cell, best["variant"], best["speedup_vs_fp32"], tuple(best["speedup_ci95"]),
-                                              best["median_ms"], drop, excluded))
+        fastest, _ = max(eligible or baseline or [(results[0], None)], key=lambda pair: pair[0]["speedup_vs_fp32"])
+        tied = [pair for pair in eligible if pair[0]["speedup_ci95"][1] >= fastest["speedup_ci95"][0]]
+        best, drop = min(tied or [(fastest, None)], key=_tie_break)
+        recommendations.append(Recommendation(
+            cell, best["variant"], best["speedup_vs_fp32"], tuple(best["speedup_ci95"]), best["median_ms"], drop, excluded,
+            tied_with=tuple(r["variant"] for r, _ in tied if r is not best),
+            fastest=fastest["variant"] if fastest is not best else None))
     return recommendations
+
+
+def _tie_break(pair: tuple[dict, float | None]) -> tuple:
+    """Among variants whose speedups cannot be told apart: the smallest accuracy drop, then size, then speed."""
+    result, drop = pair
+    return (float("inf") if drop is None else round(drop, 2), result.get("size_mb") or float("inf"),
+            -result["speedup_vs_fp32"])
 
 
 def recommendation_lines(recommendations: list[Recommendation]) -> list[str]:
@@ -69,9 +84,14 @@ def recommendation_lines(recommendations: list[Recommendation]) -> list[str]:
             lines.append(f"{rec.cell}: {BASELINE} ({rec.median_ms:.1f} ms): no variant is both within its accuracy gate "
                          "and faster beyond noise")
         else:
+            tie = ""
+            if rec.tied_with:
+                tie = (f"; a tie with {', '.join(rec.tied_with)} (95% intervals overlap"
+                       f"{f', {rec.fastest} has the highest median' if rec.fastest else ''}): "
+                       "chosen for the smallest accuracy drop, then size")
             lines.append(f"{rec.cell}: {rec.variant}, {rec.speedup:.2f}x faster than {BASELINE} "
                          f"[95% CI {rec.ci95[0]:.2f}-{rec.ci95[1]:.2f}] (its own median {rec.median_ms:.1f} ms, timed apart); "
-                         f"{accuracy}")
+                         f"{accuracy}{tie}")
     return lines
 
 
@@ -104,10 +124,42 @@ def speedup_rows(results: list[dict]) -> list[list[str]]:
     return rows
 
 
+def roofline_rows(results: list[dict]) -> list[list[str]]:
+    """One row per variant, one column per cell: achieved GFLOP/s and its share of the peak for its precision."""
+    cells = list(dict.fromkeys(r["cell"] for r in results))
+    by_key = {(r["variant"], r["cell"]): r for r in results}
+    rows = [["variant", "precision", *cells]]
+    for variant in dict.fromkeys(r["variant"] for r in results):
+        some = next(r for r in results if r["variant"] == variant)
+        row = [variant, str(some.get("peak_precision", "-"))]
+        for cell in cells:
+            r = by_key.get((variant, cell))
+            if r is None or r.get("achieved_gflops") is None:
+                row.append("-")
+            else:
+                share = r.get("share_of_peak")
+                row.append(f"{r['achieved_gflops']:.1f} ({'-' if share is None else f'{100 * share:.0f}%'})")
+        rows.append(row)
+    return rows
+
+
+def build_rows(results: list[dict]) -> list[list[str]]:
+    """Per variant: the build time (the cache's first build, or the load when made at load) and each cell's compile."""
+    cells = list(dict.fromkeys(r["cell"] for r in results))
+    by_key = {(r["variant"], r["cell"]): r for r in results}
+    rows = [["variant", "build s", *(f"compile s {cell}" for cell in cells)]]
+    for variant in dict.fromkeys(r["variant"] for r in results):
+        some = next(r for r in results if r["variant"] == variant)
+        compiles = [by_key.get((variant, cell), {}).get("compile_s") for cell in cells]
+        rows.append([variant, f"{some.get('build_s', 0):.1f}", *("-" if c is None else f"{c:.1f}" for c in compiles)])
+    return rows
+
+
 def conditions(results: list[dict]) -> str:
     first = results[0]
     versions = first.get("versions", {})
-    return (f"model={first.get('model')} threads={first['threads']} warmup_rounds={first.get('warmup_rounds')} "
+    pause = f" pause_between_blocks={first['interleave_pause_s']}s" if first.get("interleave_pause_s") is not None else ""
+    return (f"model={first.get('model')} threads={first['threads']} warmup_rounds={first.get('warmup_rounds')}{pause} "
             f"cpu_isa={first.get('cpu_isa')} gpu={first.get('gpu')} torch={versions.get('torch')} "
             f"onnxruntime={versions.get('onnxruntime')}; same inputs per cell for every variant")
 
@@ -174,6 +226,10 @@ def markdown_summary(run, plots: list[Path]) -> str:
               "Median ratio of interleaved FP32/variant blocks in the same run, [95% CI]; FP32's own median latency "
               "in its column.", ""]
     lines += _rows_to_markdown(speedup_rows(run.latency))
+    if any("achieved_gflops" in r for r in run.latency):
+        lines += ["", "## Roofline", "", "Achieved GFLOP/s (GOP/s for int8) per cell, and its share of this machine's "
+                  "matrix-multiply peak for the variant's precision, measured in the same session.", ""]
+        lines += _rows_to_markdown(roofline_rows(run.latency))
     if run.accuracy:
         lines += ["", "## Accuracy against torch-fp32", ""] + _rows_to_markdown(accuracy_rows(run.accuracy))
     else:

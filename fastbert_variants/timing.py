@@ -2,8 +2,10 @@
 
 Absolute times on a shared 2-core machine drift by 20% between runs; a ratio measured in
 interleaved blocks (FP32, variant, variant, FP32, ... — ABBA, so a slow drift cancels) moves far
-less. Each block is a few calls, not one, and ONNX Runtime's threads do not spin between runs
-(see variants/onnxruntime.py), so one runtime's idle threads do not tax the other's calls.
+less. Each block is a few calls, not one, and a pause (`pause_seconds`, outside every timing)
+separates one runtime's block from the next: idle ONNX Runtime, OpenMP and TBB threads spin for a
+while after a run, and without the pause they would tax the other runtime's first calls. Every
+runtime keeps its own default spinning, as users run it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class TimingPlan:
     target_seconds: float  # rounds are chosen to fill about this long, within [min, max]
     interleave_blocks: int
     block_seconds: float = 0.2  # calls per interleaved block: enough to last about this long
+    pause_seconds: float = 0.05  # idle between interleaved segments, so spinning threads have gone to sleep
 
     def rounds_for(self, seconds_per_call: float) -> int:
         wanted = math.ceil(self.target_seconds / max(seconds_per_call, 1e-6))
@@ -55,17 +58,25 @@ def median_ci(values: list[float], confidence: float = 0.95) -> tuple[float, flo
 
 
 def interleaved_speedup(baseline: Callable, baseline_input, variant: Callable, variant_input,
-                        blocks: int, calls_per_block: int) -> dict:
-    """Median over blocks of (baseline time / variant time); above 1 means the variant is faster."""
+                        blocks: int, calls_per_block: int, pause_seconds: float = 0.0) -> dict:
+    """Median over blocks of (baseline time / variant time); above 1 means the variant is faster.
+
+    Each segment of calls is preceded by `pause_seconds` of idleness, the same for both sides.
+    """
+
+    def segment(run, prepared) -> float:
+        time.sleep(pause_seconds)
+        return seconds_per_call(run, prepared, calls_per_block)
+
     ratios = []
     for block in range(blocks):
         if block % 2 == 0:
-            base = seconds_per_call(baseline, baseline_input, calls_per_block)
-            var = seconds_per_call(variant, variant_input, calls_per_block)
+            base = segment(baseline, baseline_input)
+            var = segment(variant, variant_input)
         else:
-            var = seconds_per_call(variant, variant_input, calls_per_block)
-            base = seconds_per_call(baseline, baseline_input, calls_per_block)
+            var = segment(variant, variant_input)
+            base = segment(baseline, baseline_input)
         ratios.append(base / var)
     low, high = median_ci(ratios)
-    return {"median": statistics.median(ratios), "ci95": [low, high], "blocks": blocks,
-            "calls_per_block": calls_per_block, "order": "ABBA"}
+    return {"median": statistics.median(ratios), "ci95": [low, high], "blocks": blocks, "ratios": ratios,
+            "calls_per_block": calls_per_block, "pause_s": pause_seconds, "order": "ABBA"}

@@ -7,6 +7,7 @@ same source, inputs, threads and cache, and each variant is built once per proce
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 
@@ -72,9 +73,11 @@ class Workbench:
             configure_threads(self.threads)  # here, not at start: a run of cache hits never imports torch
             log.info("building %s on %s", name, device)
             try:
-                self._runners[key] = variant.build(self.context(device))
+                runner = variant.build(self.context(device))
             except VariantUnavailable as reason:
                 raise VariantUnavailable(f"{name} on {device}: {reason}") from None
+            runner.info["recipe"] = asdict(variant.recipe)  # one place: every family's runner says what it computes in
+            self._runners[key] = runner
         return self._runners[key]
 
     def release(self, name: str, device: str) -> None:

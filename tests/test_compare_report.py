@@ -156,3 +156,23 @@ def test_a_fall_inside_both_runs_intervals_is_noise_not_a_regression(base_run, t
             info["speedup_vs_fp32"], info["speedup_ci95"] = 1.12, [0.90, 1.35]  # -14%, but the intervals overlap
     assert main(["compare", str(base_run), str(write_run(tmp_path / "noisy", bench, accuracy_json()))]) == 0
     assert "within noise: the intervals overlap" in capsys.readouterr().out
+
+
+def test_a_tie_goes_to_the_smaller_accuracy_drop_and_says_so():
+    from fastbert_variants.report import recommendation_lines
+
+    latency = [latency_result("cpu-b1-s128", "torch-fp32", 1.0, [1.0, 1.0]),
+               {**latency_result("cpu-b1-s128", "torch-dynamic-int8", 1.25, [1.24, 1.28]), "size_mb": 40},
+               {**latency_result("cpu-b1-s128", "ort-int8-dynamic", 1.24, [1.22, 1.27]), "size_mb": 35},
+               {**latency_result("cpu-b1-s128", "ort-fp32", 1.10, [1.05, 1.15]), "size_mb": 90}]
+    accuracy = {"cpu/torch-dynamic-int8": accuracy_record("torch-dynamic-int8", 0.8559),
+                "cpu/ort-int8-dynamic": accuracy_record("ort-int8-dynamic", 0.8650),
+                "cpu/ort-fp32": accuracy_record("ort-fp32", 0.8628)}
+    (rec,) = recommend(latency, accuracy)
+    assert rec.variant == "ort-int8-dynamic" and rec.tied_with == ("torch-dynamic-int8",)
+    assert rec.fastest == "torch-dynamic-int8"
+    assert "a tie with torch-dynamic-int8" in recommendation_lines([rec])[0]
+    # Intervals apart: the fastest wins outright, and no tie is claimed.
+    latency[1] = {**latency[1], "speedup_vs_fp32": 1.40, "speedup_ci95": [1.35, 1.45]}
+    (rec,) = recommend(latency, accuracy)
+    assert rec.variant == "torch-dynamic-int8" and not rec.tied_with and "tie" not in recommendation_lines([rec])[0]

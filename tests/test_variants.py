@@ -15,13 +15,16 @@ SURE_ROWS = 16  # labels must match on the rows FP32 is surest of, whatever the 
 
 
 def precision_of(name: str) -> str:
-    return next((p for p in ("int8", "fp16", "bf16") if p in name or (p == "fp16" and "cudagraphs" in name)), "fp32")
+    """The tolerance a variant is held to: its recipe's precision, int8 also for int8-stored weights."""
+    recipe = REGISTRY[name].recipe
+    return "int8" if recipe.weights == "int8" else recipe.precision
 
 
 def test_registry_names_every_variant_of_the_issue():
     expected = {"torch-fp32", "torchscript", "torch-compile", "torch-dynamic-int8", "torchao-int8-dynamic",
-                "torchao-int8-weight-only", "torch-bf16", "ort-fp32", "ort-optimized", "ort-int8-dynamic",
-                "ort-int8-static", "torch-fp16", "torch-compile-cudagraphs", "ort-cuda-fp16", "ort-tensorrt-fp16"}
+                "torchao-int8-weight-only", "torchao-int8-dynamic-eager", "torch-pt2e-int8-static", "torch-bf16",
+                "ort-fp32", "ort-optimized", "ort-int8-dynamic", "ort-int8-dynamic-every-matmul", "ort-int8-static",
+                "openvino-fp32", "openvino-int8", "torch-fp16", "torch-compile-cudagraphs", "ort-cuda-fp16", "ort-tensorrt-fp16"}
     assert expected <= set(REGISTRY)
     assert all(name == name.lower() and " " not in name for name in REGISTRY)
 

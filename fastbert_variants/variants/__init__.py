@@ -36,7 +36,8 @@ def pairs(names: list[str] | None = None, devices: tuple[str, ...] = DEVICES) ->
 
 
 # Family modules register their variants on import; this order is the order of every table.
-FAMILIES = ("torch_eager", "torchscript", "torch_compile", "torch_int8", "torchao_int8", "onnxruntime")
+FAMILIES = ("torch_eager", "torchscript", "torch_compile", "torch_int8", "torchao_int8", "torch_pt2e", "onnxruntime",
+            "openvino")
 for _family in FAMILIES:
     importlib.import_module(f"{__name__}.{_family}")
 

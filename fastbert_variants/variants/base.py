@@ -2,7 +2,9 @@
 
 Contract, for a newcomer adding a family:
 - A `Variant` has a user-facing `name`, the `devices` it supports, the Python modules it
-  `requires`, and `build(context) -> Runner`. One whose build is slow keeps its product in the
+  `requires`, a `recipe` (what it computes in, which layers stay in float: see recipes.py), the CPU
+  features without which it runs many times slower than FP32 (`slow_without`), whether it compiles
+  per shape (`compiles`), and `build(context) -> Runner`. Every field is part of its cache key. One whose build is slow keeps its product in the
   cache and returns it from `artifact(context)`; one made at load in seconds returns None. `unavailable_reason(device)` says in one line why
   it cannot run here (missing package, no GPU, no native bf16), or None; tests turn that into a skip.
 - A `Runner` owns one built model on one device. `prepare(batch)` moves a numpy TokenBatch to
@@ -15,15 +17,16 @@ from __future__ import annotations
 
 import importlib.util
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..cache import BuildCache
-from ..hardware import cuda_available
+from ..hardware import cpu_features, cuda_available
 from ..inputs import TokenBatch
+from ..recipes import FP32, Recipe
 from ..sources import ModelSource
 
 DEVICES = ("cpu", "cuda")
@@ -43,6 +46,22 @@ class BuildContext:
     threads: int
     calibration_texts: list[str] = field(default_factory=list)
 
+    def calibration(self, variant: str, count: int) -> list[str]:
+        """The first `count` calibration texts (the training part, never a scored row), or a one-line error."""
+        if not self.calibration_texts:
+            from ..errors import UserError
+
+            raise UserError(f"{variant} needs calibration texts, and this dataset has no training part; "
+                            "give --calibration-split (hub datasets) or more rows (local files)")
+        return self.calibration_texts[:count]
+
+    def calibration_batches(self, variant: str, count: int, max_tokens: int = 128) -> list[TokenBatch]:
+        """Calibration texts tokenized one per batch (each its own length, as real traffic comes)."""
+        from ..inputs import padded_batches
+
+        texts = self.calibration(variant, count)
+        return list(padded_batches(self.source.tokenizer, texts, 1, min(max_tokens, self.source.max_positions)))
+
 
 @dataclass
 class Runner(ABC):
@@ -51,6 +70,7 @@ class Runner(ABC):
     size_bytes: int
     build_seconds: float
     info: dict = field(default_factory=dict)
+    compile_seconds: dict = field(default_factory=dict)  # (batch, seq_len) -> the first call's seconds, if it compiles
 
     @abstractmethod
     def prepare(self, batch: TokenBatch) -> Any:
@@ -75,6 +95,15 @@ class Variant(ABC):
     library: str
     description: str
     requires: tuple[str, ...] = ()
+    recipe: Recipe = FP32
+    # CPU features (hardware.FEATURE_FLAGS, or the groups "int8_dot_product" and "native_bf16") without which every
+    # call takes many times FP32's: the variant is then marked slow, left out of the quick profile, and gated on a sample.
+    slow_without: tuple[str, ...] = ()
+    compiles: bool = False  # compiles for each new input shape (tens of seconds): marked slow, left out of quick
+
+    def definition(self) -> dict:
+        """Every field that decides what the variant builds (not its description): part of each cache key."""
+        return {f.name: asdict(self)[f.name] for f in fields(self) if f.name not in ("description", "library")}
 
     def unavailable_reason(self, device: str) -> str | None:
         if device not in DEVICES:
@@ -90,12 +119,29 @@ class Variant(ABC):
 
     def slow_reason(self, device: str) -> str | None:
         """Why this variant takes minutes on this device (marked `slow`, skipped by the quick profile); None if not."""
+        missing = self.missing_features(device)
+        if missing:
+            return (f"{self.name} has no fast kernel on this CPU (no {' or '.join(missing)}): every call takes many "
+                    "times FP32's, minutes to score the dataset")
+        if self.compiles:
+            return "compile-heavy: inductor takes 20-60 s for each new input shape"
         return None
+
+    def missing_features(self, device: str) -> tuple[str, ...]:
+        """The CPU features of `slow_without` this CPU lacks (a group counts as present if any of its members is)."""
+        from ..hardware import INT8_DOT_PRODUCT, NATIVE_BF16
+
+        if device != "cpu" or not self.slow_without:
+            return ()
+        groups = {"int8_dot_product": INT8_DOT_PRODUCT, "native_bf16": NATIVE_BF16}
+        have = set(cpu_features())
+        wanted = [groups.get(f, (f,)) for f in self.slow_without]
+        return tuple(" / ".join(g) for g in wanted if not set(g) & have)
 
     def runs_slowly(self, device: str) -> bool:
         """Every call takes many times FP32's here (not only the first, as a compile does): the accuracy gate
         then scores a fixed sample of the rows."""
-        return False
+        return bool(self.missing_features(device))
 
     def backend_reason(self, device: str) -> str | None:
         """A family's own check (CPU features, execution providers); None when it can run.

@@ -8,29 +8,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..hardware import cpu_isa
+from ..hardware import OPTIMUM_ISA, cpu_isa
+from ..recipes import Recipe, float_matmuls
 from . import register
 from .base import BuildContext, Runner, Variant, folder_bytes
+from .onnx_export import exported_fp32, op_counts
 
 log = logging.getLogger(__name__)
 
-OPSET = 17
-# Part of every cache key here: bump it when a build step changes, so old entries are not reused.
-RECIPE = 3
 CALIBRATION_SAMPLES = 128
 CALIBRATION_MAX_TOKENS = 128
-FUSED_OPS = ("Attention", "MultiHeadAttention", "EmbedLayerNormalization", "SkipLayerNormalization",
-             "BiasGelu", "FastGelu", "Gelu", "LayerNormalization", "QAttention", "DynamicQuantizeMatMul",
-             "MatMulInteger", "QuantizeLinear", "DequantizeLinear")
-# Idle ORT worker threads spin for a while after each run and steal the cores from whatever runs
-# next (torch in an interleaved comparison); spinning off keeps the comparison fair.
-SESSION_CONFIG = {"session.intra_op.allow_spinning": "0"}
+# ONNX Runtime's default: idle worker threads spin a while after each run. Spinning off was slower on an
+# AMD EPYC (Zen 3, 2 threads, default model: b1 s128 25.5 ms against 24.1, b8 s128 190 against 168), so
+# ORT is timed as users run it; the interleaved comparison pauses between blocks instead (timing.py), so
+# that spinning threads do not tax the next runtime's calls.
+SESSION_CONFIG = {"session.intra_op.allow_spinning": "1"}
 
 
 @dataclass
@@ -45,29 +42,6 @@ class OrtRunner(Runner):
 
     def to_numpy(self, logits):
         return np.asarray(logits, dtype=np.float32)
-
-
-def op_counts(onnx_path: Path) -> dict[str, int]:
-    import onnx
-
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    counts = Counter(node.op_type for node in graph.node)
-    return {op: counts[op] for op in FUSED_OPS if counts[op]}
-
-
-def exported_fp32(context: BuildContext) -> tuple[Path, dict]:
-    """The cached Optimum export of the FP32 model (model.onnx + config.json)."""
-    source = context.source
-
-    def export(folder: Path):
-        from optimum.exporters.onnx import main_export
-
-        main_export(str(source.folder), output=folder, task="text-classification", opset=OPSET,
-                    do_validation=False, trust_remote_code=source.trust_remote_code)
-        return {"opset": OPSET, "ops": op_counts(folder / "model.onnx")}
-
-    key = context.cache.key(model=source.fingerprint, step="onnx-export", opset=OPSET)
-    return context.cache.get_or_build("ort-export", key, export)
 
 
 def session_options(threads: int):
@@ -102,6 +76,7 @@ class OrtVariant(Variant):
         return {}
 
     def cache_parts(self, context: BuildContext) -> dict:
+        """What the transform depends on besides the export and the variant's definition."""
         return {}
 
     def provider_list(self, context: BuildContext) -> list:
@@ -112,8 +87,7 @@ class OrtVariant(Variant):
         fp32_folder, export_manifest = exported_fp32(context)
         if type(self).transform is OrtVariant.transform:
             return fp32_folder, export_manifest
-        key = context.cache.key(export=export_manifest["key"], variant=self.name, recipe=RECIPE,
-                                **self.cache_parts(context))
+        key = context.cache.key(export=export_manifest["key"], variant=self.definition(), **self.cache_parts(context))
         folder, manifest = context.cache.get_or_build(self.name, key,
                                                       lambda out: self.transform(context, fp32_folder, out))
         return folder, {**manifest, "build_seconds": export_manifest["build_seconds"] + manifest["build_seconds"]}
@@ -143,9 +117,6 @@ class OrtOptimized(OrtVariant):
 
     level: str = "O2"
 
-    def cache_parts(self, context):
-        return {"level": self.level}
-
     def transform(self, context, fp32_folder, out):
         from optimum.onnxruntime import ORTOptimizer
         from optimum.onnxruntime.configuration import AutoOptimizationConfig
@@ -158,36 +129,39 @@ class OrtOptimized(OrtVariant):
 
 @dataclass(frozen=True)
 class OrtQuantized(OrtVariant):
-    """ORTQuantizer int8 with the AutoQuantizationConfig of this CPU's instruction set."""
+    """ORTQuantizer int8 with the AutoQuantizationConfig of this CPU's instruction set.
 
-    static: bool = False
+    `operators` None is Optimum's own default set for the mode; the recipe's float layers are excluded.
+    Static: per-channel weight scales (0.73 points lost on the default model, against 1.06 per tensor).
+    """
+
+    operators: tuple[str, ...] | None = None
 
     def backend_reason(self, device):
-        if cpu_isa() == "unknown":
-            return "no int8 instruction set known for this CPU (need avx2, avx512, avx512_vnni or arm64)"
+        if cpu_isa() not in OPTIMUM_ISA:
+            return "no int8 instruction set known for this CPU (need avx2, avx512, avx512_vnni, amx or arm64)"
         return super().backend_reason(device)
 
     def cache_parts(self, context):
-        parts = {"isa": cpu_isa(), "static": self.static}
-        if self.static:
-            parts["calibration"] = calibration_texts(context)
+        parts = {"isa": OPTIMUM_ISA[cpu_isa()]}
+        if self.recipe.calibrated:
+            parts["calibration"] = context.calibration(self.name, CALIBRATION_SAMPLES)
         return parts
 
     def transform(self, context, fp32_folder, out):
         from optimum.onnxruntime import ORTQuantizer
         from optimum.onnxruntime.configuration import AutoCalibrationConfig, AutoQuantizationConfig
 
-        isa = cpu_isa()
-        kept_float = matmuls_kept_float(fp32_folder / "model.onnx", context, self.static)
-        # Static: per-channel weight scales (0.73 points lost on the default model, against 1.06 per tensor).
+        isa, static = OPTIMUM_ISA[cpu_isa()], self.recipe.calibrated
+        kept_float = float_matmuls(fp32_folder / "model.onnx", context.source.config, self.recipe)
         qconfig = getattr(AutoQuantizationConfig, isa)(
-            is_static=self.static, per_channel=self.static, nodes_to_exclude=kept_float,
-            operators_to_quantize=["MatMul"] if self.static else None)
+            is_static=static, per_channel=static, nodes_to_exclude=kept_float,
+            operators_to_quantize=list(self.operators) if self.operators else None)
         quantizer = ORTQuantizer.from_pretrained(fp32_folder, file_name="model.onnx")
-        ranges, info = None, {"isa": isa, "format": str(qconfig.format), "per_channel": self.static,
+        ranges, info = None, {"isa": isa, "format": str(qconfig.format), "per_channel": static,
                               "operators": qconfig.operators_to_quantize, "kept_float": len(kept_float)}
-        if self.static:
-            dataset = calibration_dataset(context)
+        if static:
+            dataset = calibration_dataset(context, self.name)
             ranges = quantizer.fit(dataset, AutoCalibrationConfig.minmax(dataset),
                                    onnx_augmented_model_name=out / "augmented.onnx",
                                    operators_to_quantize=qconfig.operators_to_quantize)
@@ -198,48 +172,11 @@ class OrtQuantized(OrtVariant):
         return info
 
 
-def matmuls_kept_float(onnx_path: Path, context: BuildContext, static: bool) -> list[str]:
-    """MatMul nodes that int8 leaves in float, because one activation scale ruins them.
-
-    Always: the feed-forward down-projections, whose input is the GELU output with its outliers
-    (dynamic int8 of every MatMul lost 1.40 points on the default model, this 0.29). Static int8
-    also leaves the activation x activation products (attention scores, scores x values): no
-    weight to quantize, and a range that moves with every input. Optimum's static default
-    (every operator) lost 13.5 points; this recipe with per-channel weights, 0.73.
-    """
-    import onnx
-
-    from .torch_int8 import intermediate_size
-
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    weights = {init.name: tuple(init.dims) for init in graph.initializer}
-    ffn_width = intermediate_size(context.source.config)
-    kept = []
-    for node in graph.node:
-        if node.op_type != "MatMul":
-            continue
-        weight_shapes = [weights[name] for name in node.input if name in weights]
-        ffn_down = bool(weight_shapes) and len(weight_shapes[0]) == 2 and weight_shapes[0][0] == ffn_width
-        if ffn_down or (static and not weight_shapes):
-            kept.append(node.name)
-    return kept
-
-
-def calibration_texts(context: BuildContext) -> list[str]:
-    texts = context.calibration_texts[:CALIBRATION_SAMPLES]
-    if not texts:
-        from ..errors import UserError
-
-        raise UserError("ort-int8-static needs calibration texts, and this dataset has no training part; "
-                        "give --calibration-split (hub datasets) or more rows (local files)")
-    return texts
-
-
-def calibration_dataset(context: BuildContext):
+def calibration_dataset(context: BuildContext, variant: str):
     """Tokenized calibration texts (from the training part, never the scored rows) as a datasets.Dataset."""
     import datasets
 
-    encoded = context.source.tokenizer(calibration_texts(context), truncation=True,
+    encoded = context.source.tokenizer(context.calibration(variant, CALIBRATION_SAMPLES), truncation=True,
                                        max_length=min(CALIBRATION_MAX_TOKENS, context.source.max_positions),
                                        return_token_type_ids=True)
     return datasets.Dataset.from_dict({name: encoded[name] for name in context.source.input_names})
@@ -255,12 +192,19 @@ class OrtTensorRT(OrtVariant):
 
 
 ONNX = ("onnxruntime", "optimum", "onnx")
+INT8_KEEPING_FFN = Recipe("int8", keep_float=("ffn-down",))
 register(OrtVariant("ort-fp32", ("cpu",), "optimum + onnxruntime", "Optimum ONNX export, ONNX Runtime FP32", ONNX))
 register(OrtOptimized("ort-optimized", ("cpu",), "optimum ORTOptimizer", "ORTOptimizer O2 transformer fusions", ONNX))
-register(OrtQuantized("ort-int8-dynamic", ("cpu",), "optimum ORTQuantizer", "ORTQuantizer dynamic int8", ONNX))
+register(OrtQuantized("ort-int8-dynamic", ("cpu",), "optimum ORTQuantizer",
+                      "ORTQuantizer dynamic int8, FFN down-projections kept float", ONNX, recipe=INT8_KEEPING_FFN))
+# The library's own recipe, as a user of Optimum gets it: every operator of its default set, nothing kept float.
+register(OrtQuantized("ort-int8-dynamic-every-matmul", ("cpu",), "optimum ORTQuantizer",
+                      "ORTQuantizer dynamic int8 with Optimum's defaults (every MatMul)", ONNX, recipe=Recipe("int8")))
 register(OrtQuantized("ort-int8-static", ("cpu",), "optimum ORTQuantizer",
-                      "ORTQuantizer static int8 (QDQ), minmax-calibrated on training texts", ONNX, static=True))
+                      "ORTQuantizer static int8 (QDQ), minmax-calibrated on training texts", ONNX,
+                      recipe=Recipe("int8", keep_float=("ffn-down", "attention-matmuls"), calibrated=True),
+                      operators=("MatMul",)))
 register(OrtOptimized("ort-cuda-fp16", ("cuda",), "optimum ORTOptimizer", "ORTOptimizer O4 (FP16) on CUDAExecutionProvider",
-                      ONNX, providers=("CUDAExecutionProvider",), level="O4"))
+                      ONNX, recipe=Recipe("fp16"), providers=("CUDAExecutionProvider",), level="O4"))
 register(OrtTensorRT("ort-tensorrt-fp16", ("cuda",), "onnxruntime TensorRT", "TensorRT execution provider, FP16",
-                     ONNX, providers=("TensorrtExecutionProvider", "CUDAExecutionProvider")))
+                     ONNX, recipe=Recipe("fp16"), providers=("TensorrtExecutionProvider", "CUDAExecutionProvider")))

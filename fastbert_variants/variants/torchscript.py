@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..inputs import exact_length_batch
 from . import register
 from .base import Variant
-from .torch_eager import TorchRunner
+from .torch_common import TorchRunner
 
 TRACE_SEQ_LEN = 32
 TRACE_BATCH = 2
@@ -40,7 +40,7 @@ class TracedTorch(Variant):
             torch.jit.save(frozen, str(folder / "model.ts"))
             return {"traced_at": [TRACE_BATCH, TRACE_SEQ_LEN], "inputs": list(names)}
 
-        key = context.cache.key(model=source.fingerprint, variant=self.name)
+        key = context.cache.key(model=source.fingerprint, variant=self.definition(), traced_at=[TRACE_BATCH, TRACE_SEQ_LEN])
         return context.cache.get_or_build(self.name, key, trace)
 
     def build(self, context):

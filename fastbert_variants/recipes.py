@@ -1,0 +1,87 @@
+"""What a variant computes in and which layers it leaves in float: declared once, read by every family.
+
+A recipe is data. Each family turns `keep_float` into its library's own exclusion list: module
+names for torch (quantize_dynamic, torchao's filter_fn, PT2E's per-module config) and node names
+for ONNX graphs (ORTQuantizer's nodes_to_exclude, NNCF's IgnoredScope). The groups:
+
+- ffn-down: the feed-forward down-projections. Their input is the GELU output, whose outliers
+  make one int8 activation scale too coarse (ONNX Runtime dynamic int8 of every MatMul lost 1.40
+  points on the default model; keeping these in float, 0.29).
+- attention-matmuls: the activation x activation products (scores, scores x values). No weight
+  to quantize, and a range that moves with every input (static int8 only).
+- classifier: the last Linear, whose few outputs (2 labels) int8 kernels cannot take.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+KEEP_FLOAT_GROUPS = ("ffn-down", "attention-matmuls", "classifier")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a variant computes. `version` is bumped when a build step changes, so old cache entries are not reused."""
+
+    precision: str = "fp32"  # what the matmuls compute in (the roofline peak a variant is held to)
+    weights: str = ""  # how weights are stored, when not in `precision` (int8 weight-only: "int8")
+    keep_float: tuple[str, ...] = ()
+    calibrated: bool = False  # static activation ranges, calibrated on training texts (never the scored rows)
+    version: int = 1
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"recipe precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+        unknown = set(self.keep_float) - set(KEEP_FLOAT_GROUPS)
+        if unknown:
+            raise ValueError(f"recipe keep_float {sorted(unknown)}: use groups of {', '.join(KEEP_FLOAT_GROUPS)}")
+
+    def describe(self) -> str:
+        parts = [self.precision + (f" (weights {self.weights})" if self.weights else "")]
+        parts += ["calibrated"] * self.calibrated
+        parts += [f"{', '.join(self.keep_float)} kept in float"] * bool(self.keep_float)
+        return "; ".join(parts)
+
+
+FP32 = Recipe()
+
+
+def ffn_width(config) -> int | None:
+    """The feed-forward width (BERT: intermediate_size; DistilBERT: hidden_dim)."""
+    return getattr(config, "intermediate_size", None) or getattr(config, "hidden_dim", None)
+
+
+def float_linears(model, recipe: Recipe) -> list[str]:
+    """Names of the nn.Linear modules of a torch model that the recipe keeps in float."""
+    import torch
+
+    width, labels = ffn_width(model.config), model.config.num_labels
+    kept = []
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Linear):
+            continue
+        if ("ffn-down" in recipe.keep_float and module.in_features == width) or (
+                "classifier" in recipe.keep_float and module.out_features == labels):
+            kept.append(name)
+    return sorted(kept)
+
+
+def float_matmuls(onnx_path: Path, config, recipe: Recipe) -> list[str]:
+    """Names of the MatMul nodes of an ONNX graph that the recipe keeps in float."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    weights = {init.name: tuple(init.dims) for init in graph.initializer}
+    width, labels = ffn_width(config), config.num_labels
+    kept = []
+    for node in graph.node:
+        if node.op_type not in ("MatMul", "Gemm"):
+            continue
+        shapes = [weights[name] for name in node.input if name in weights and len(weights[name]) == 2]
+        if ("ffn-down" in recipe.keep_float and shapes and shapes[0][0] == width) or (
+                "classifier" in recipe.keep_float and shapes and labels in shapes[0] and shapes[0][0] != width) or (
+                "attention-matmuls" in recipe.keep_float and node.op_type == "MatMul" and not shapes):
+            kept.append(node.name)
+    return kept

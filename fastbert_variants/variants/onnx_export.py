@@ -1,0 +1,41 @@
+"""The Optimum ONNX export of the FP32 model: one cache entry that every ONNX-based family starts from.
+
+Not a family: it registers nothing. ONNX Runtime and OpenVINO both read this export, so it is made once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from .base import BuildContext
+
+OPSET = 17
+FUSED_OPS = ("Attention", "MultiHeadAttention", "EmbedLayerNormalization", "SkipLayerNormalization",
+             "BiasGelu", "FastGelu", "Gelu", "LayerNormalization", "QAttention", "DynamicQuantizeMatMul",
+             "MatMulInteger", "QuantizeLinear", "DequantizeLinear")
+
+
+def op_counts(onnx_path: Path) -> dict[str, int]:
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    counts = Counter(node.op_type for node in graph.node)
+    return {op: counts[op] for op in FUSED_OPS if counts[op]}
+
+
+def exported_fp32(context: BuildContext) -> tuple[Path, dict]:
+    """The cached Optimum export of the FP32 model (model.onnx + config.json)."""
+    source = context.source
+
+    def export(folder: Path):
+        from optimum.exporters.onnx import main_export
+
+        main_export(str(source.folder), output=folder, task="text-classification", opset=OPSET,
+                    do_validation=False, trust_remote_code=source.trust_remote_code)
+        return {"opset": OPSET, "ops": op_counts(folder / "model.onnx")}
+
+    key = context.cache.key(model=source.fingerprint, step="onnx-export", opset=OPSET)
+    return context.cache.get_or_build("ort-export", key, export)
+
+

@@ -1,0 +1,92 @@
+"""OpenVINO: the cached ONNX export read by OpenVINO, FP32 or int8 by NNCF post-training quantization.
+
+Built from the export (not through optimum-intel, which would add a second exporter and its own
+transformers pin): `ov.Core().read_model`, then for int8 `nncf.quantize(..., model_type=TRANSFORMER)`
+calibrated on training texts (NNCF applies SmoothQuant and fast bias correction by itself), saved as
+OpenVINO IR (XML + raw weights, nothing pickled) in the build cache. Compiled for the CPU plugin with
+the run's threads, one stream and the LATENCY hint; inference precision pinned to f32, because on a
+CPU with AMX or AVX512_BF16 OpenVINO would otherwise run "FP32" in bf16.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..recipes import Recipe, float_matmuls
+from . import register
+from .base import Runner, Variant, folder_bytes
+from .onnx_export import exported_fp32
+
+CALIBRATION_SAMPLES = 128
+
+
+@dataclass
+class OpenVinoRunner(Runner):
+    request: object = None
+    input_names: tuple[str, ...] = ()
+
+    def prepare(self, batch):
+        return {name: np.ascontiguousarray(batch[name]) for name in self.input_names}
+
+    def run(self, prepared):
+        return self.request.infer(prepared)[0]
+
+    def to_numpy(self, logits):
+        return np.array(logits, dtype=np.float32)  # a copy: the request reuses its output buffer
+
+
+@dataclass(frozen=True)
+class OpenVino(Variant):
+    def artifact(self, context):
+        fp32_folder, export_manifest = exported_fp32(context)
+        parts = {"calibration": context.calibration(self.name, CALIBRATION_SAMPLES)} if self.recipe.calibrated else {}
+        key = context.cache.key(export=export_manifest["key"], variant=self.definition(), **parts)
+        folder, manifest = context.cache.get_or_build(self.name, key, lambda out: self.convert(context, fp32_folder, out))
+        return folder, {**manifest, "build_seconds": export_manifest["build_seconds"] + manifest["build_seconds"]}
+
+    def convert(self, context, fp32_folder: Path, out: Path) -> dict:
+        import openvino as ov
+
+        model = ov.Core().read_model(str(fp32_folder / "model.onnx"))
+        info = {"openvino": ov.__version__}
+        if self.recipe.precision == "int8":
+            import nncf
+
+            names = [i.get_any_name() for i in model.inputs]
+            batches = context.calibration_batches(self.name, CALIBRATION_SAMPLES)
+            kept = float_matmuls(fp32_folder / "model.onnx", context.source.config, self.recipe)
+            model = nncf.quantize(model, nncf.Dataset([{n: b[n] for n in names} for b in batches]),
+                                  model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches),
+                                  ignored_scope=nncf.IgnoredScope(names=kept, validate=False))
+            info.update(nncf=nncf.__version__, calibration_samples=len(batches), kept_float=len(kept),
+                        quantization="nncf.quantize, ModelType.TRANSFORMER (SmoothQuant, fast bias correction)")
+        ov.save_model(model, str(out / "model.xml"), compress_to_fp16=False)
+        return info
+
+    def build(self, context):
+        import openvino as ov
+
+        started = time.perf_counter()
+        folder, manifest = self.artifact(context)
+        config = {"INFERENCE_NUM_THREADS": context.threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+                  "INFERENCE_PRECISION_HINT": "f32"}
+        compiled = ov.Core().compile_model(str(folder / "model.xml"), "CPU", config)
+        names = tuple(i.get_any_name() for i in compiled.inputs)
+        return OpenVinoRunner(
+            variant=self.name, device=context.device, size_bytes=folder_bytes(folder, "model.*"),
+            build_seconds=manifest["build_seconds"],
+            info={"threads": context.threads, "ov_config": {k: str(v) for k, v in config.items()},
+                  "load_seconds": round(time.perf_counter() - started, 3), **manifest["info"]},
+            request=compiled.create_infer_request(), input_names=names,
+        )
+
+
+OPENVINO = ("openvino", "onnx", "optimum")
+register(OpenVino("openvino-fp32", ("cpu",), "openvino", "OpenVINO CPU plugin, FP32, from the ONNX export", OPENVINO))
+register(OpenVino("openvino-int8", ("cpu",), "openvino + nncf",
+                  "NNCF post-training int8 (ModelType.TRANSFORMER), calibrated on training texts", OPENVINO + ("nncf",),
+                  recipe=Recipe("int8", calibrated=True)))

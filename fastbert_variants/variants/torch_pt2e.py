@@ -1,0 +1,70 @@
+"""PT2E static int8: torch.export, X86InductorQuantizer, calibration, convert, then inductor with freezing.
+
+The flow torchao documents for x86 CPUs (torchao.quantization.pt2e): activations and weights both
+int8 with ranges calibrated on training texts, fused by inductor into oneDNN int8 kernels. The graph
+is exported with dynamic batch and sequence dimensions, so one export serves every cell and the
+accuracy gate's dynamically padded batches; inductor then compiles as for every torch.compile variant
+(see torch_common.compile_module). Rebuilt from the FP32 weights at load (export and calibration:
+seconds), so nothing pickled is stored; the compiled code lives in inductor's cache under the build cache.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..recipes import Recipe, float_linears
+from . import register
+from .base import Variant, VariantUnavailable
+from .torch_common import compile_module, compiled_runner
+
+EXPORT_BATCH, EXPORT_SEQ_LEN = 2, 16  # above 1 in both, so neither dimension is specialized to a constant
+
+
+@dataclass(frozen=True)
+class Pt2eStaticInt8(Variant):
+    calibration_samples: int = 128
+
+    def backend_reason(self, device):
+        from ..hardware import cpu_isa
+
+        if cpu_isa() in ("arm64", "unknown"):
+            return "X86InductorQuantizer targets x86 CPUs with oneDNN; this CPU is not one"
+        return None
+
+    def build(self, context):
+        import torch
+        from torch.export import Dim
+
+        try:
+            from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+            from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
+        except ImportError as exc:
+            raise VariantUnavailable(f"this torchao has no PT2E x86 quantizer ({exc})") from None
+        started = time.perf_counter()
+        model = context.source.load_model()
+        calibration = context.calibration_batches(self.name, self.calibration_samples)
+        names = context.source.input_names
+        example = {n: torch.ones(EXPORT_BATCH, EXPORT_SEQ_LEN, dtype=torch.int64) for n in names}
+        batch, seq = Dim("batch", min=1, max=4096), Dim("seq_len", min=2, max=context.source.max_positions)
+        exported = torch.export.export(model, (), example, dynamic_shapes={n: {0: batch, 1: seq} for n in names}).module()
+
+        quantizer = x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config())
+        kept = float_linears(model, self.recipe)
+        for name in kept:
+            quantizer.set_module_name_qconfig(name, None)
+        prepared = prepare_pt2e(exported, quantizer)
+        with torch.no_grad():
+            for tokens in calibration:
+                prepared(**{n: torch.from_numpy(tokens[n]) for n in names})
+        converted = convert_pt2e(prepared)
+        return compiled_runner(self.name, context, model, compile_module(converted, context), started,
+                               quantizer="X86InductorQuantizer (default: static, per-channel weights)",
+                               calibration_samples=len(calibration), kept_float=kept, freezing=True,
+                               shapes="exported with dynamic batch and sequence dimensions")
+
+
+register(Pt2eStaticInt8("torch-pt2e-int8-static", ("cpu",), "torchao.quantization.pt2e",
+                        "torch.export + X86InductorQuantizer static int8, calibrated, + torch.compile (freezing)",
+                        ("torch", "torchao"), recipe=Recipe("int8", keep_float=("ffn-down",), calibrated=True),
+                        compiles=True))
