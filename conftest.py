@@ -144,9 +144,9 @@ def pytest_terminal_summary(terminalreporter, config):
     from fastbert_variants.report import (
         accuracy_rows,
         batching_rows,
+        build_rows,
         recommend,
         recommendation_lines,
-        build_rows,
         roofline_rows,
         serving_rows,
         speedup_table,
@@ -166,7 +166,7 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(text_table(roofline_rows(state.latency_results)))
         terminalreporter.write_line(f"GEMM peaks measured this session: {state.gemm_peaks}")
         terminalreporter.write_sep("=", "fastbert-variants: build and compile seconds (a second run on the same cache "
-                                        "builds nothing and loads compiled code from inductor's cache)")
+                                        "builds nothing; compiled variants retrace, reusing inductor's C++ kernels)")
         terminalreporter.write_line(text_table(build_rows(state.latency_results)))
     if state and state.accuracy_results:
         terminalreporter.write_sep("=", "fastbert-variants: accuracy against torch-fp32 on the same rows (gated: the drop)")

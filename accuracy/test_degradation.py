@@ -5,7 +5,9 @@ accuracy (MLPerf's "99% of FP32"; Intel Neural Compressor's 1% relative loss). B
 must hold. Precision, recall, F1 and the paired flips are reported to explain a failure.
 A variant that runs many times slower than FP32 on this device (torchao int8 dynamic without
 VNNI) is gated on --slow-variant-rows sampled rows, FP32 on the same rows, so the whole gate
-stays within minutes; the result says how many rows.
+stays within minutes; the result says how many rows. A variant with an advisory gate (a library's
+default recipe, kept to show what it costs) that fails is reported as xfail with the same message:
+excluded from the recommendation, FAIL in the tables, but not a red run.
 """
 
 import pytest
@@ -18,7 +20,8 @@ from fastbert_variants.workbench import VariantUnavailable
 def test_accuracy_within_threshold(scorer, suite_state, accuracy_case):
     device, name = accuracy_case
     try:
-        slow = suite_state.workbench.variant(name).runs_slowly(device)
+        variant = suite_state.workbench.variant(name)
+        slow = variant.runs_slowly(device)
         result = scorer.evaluate(name, device, max_rows=suite_state.config.option.slow_variant_rows if slow else None)
     except VariantUnavailable as reason:
         pytest.skip(str(reason))
@@ -26,7 +29,10 @@ def test_accuracy_within_threshold(scorer, suite_state, accuracy_case):
     passed, drop_points, drop_relative = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"])
     suite_state.accuracy_results[f"{device}/{name}"] = {
         **result, "drop_points": drop_points, "drop_relative_percent": drop_relative, "passed": passed,
+        "advisory_gate": variant.advisory_gate,
         "gate": {"max_points": gate.max_points, "max_relative_percent": gate.max_relative_percent},
         "dataset": suite_state.workbench.dataset.name, "model": suite_state.workbench.model_spec,
     }
+    if not passed and variant.advisory_gate:
+        pytest.xfail("advisory gate (the library's default recipe): " + gate_failure_message(gate, result))
     assert passed, gate_failure_message(gate, result)

@@ -176,3 +176,18 @@ def test_a_tie_goes_to_the_smaller_accuracy_drop_and_says_so():
     latency[1] = {**latency[1], "speedup_vs_fp32": 1.40, "speedup_ci95": [1.35, 1.45]}
     (rec,) = recommend(latency, accuracy)
     assert rec.variant == "torch-dynamic-int8" and not rec.tied_with and "tie" not in recommendation_lines([rec])[0]
+
+
+def test_a_failed_advisory_gate_excludes_the_variant_and_says_so_in_the_table():
+    from fastbert_variants.report import accuracy_rows
+
+    latency = [latency_result("cpu-b1-s128", "torch-fp32", 1.0, [1.0, 1.0]),
+               latency_result("cpu-b1-s128", "ort-int8-dynamic", 1.60, [1.50, 1.70]),
+               latency_result("cpu-b1-s128", "ort-int8-dynamic-every-matmul", 2.06, [1.97, 2.22])]
+    accuracy = {"cpu/ort-int8-dynamic": accuracy_record("ort-int8-dynamic", 0.8600),
+                "cpu/ort-int8-dynamic-every-matmul": {**accuracy_record("ort-int8-dynamic-every-matmul", 0.8489),
+                                                      "advisory_gate": True}}
+    (rec,) = recommend(latency, accuracy)
+    assert rec.variant == "ort-int8-dynamic"
+    assert "failed its accuracy gate" in rec.excluded["ort-int8-dynamic-every-matmul"]
+    assert accuracy_rows(accuracy)[-1][-1] == "FAIL (advisory)"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ from ..recipes import FP32, Recipe
 from ..sources import ModelSource
 
 DEVICES = ("cpu", "cuda")
+# Variant fields that say how to report or schedule a variant, not what to build: left out of cache keys.
+NOT_BUILT_FROM = ("description", "library", "slow_without", "advisory_gate")
 
 
 class VariantUnavailable(Exception):
@@ -100,10 +102,13 @@ class Variant(ABC):
     # call takes many times FP32's: the variant is then marked slow, left out of the quick profile, and gated on a sample.
     slow_without: tuple[str, ...] = ()
     compiles: bool = False  # compiles for each new input shape (tens of seconds): marked slow, left out of quick
+    # A library's own default recipe, kept beside an accuracy-preserving one to show what it costs: a failed gate
+    # excludes it from the recommendation and is reported (xfail, FAIL in the tables), but does not fail the run.
+    advisory_gate: bool = False
 
     def definition(self) -> dict:
-        """Every field that decides what the variant builds (not its description): part of each cache key."""
-        return {f.name: asdict(self)[f.name] for f in fields(self) if f.name not in ("description", "library")}
+        """Every field that can change what the variant builds: part of each cache key (its recipe's version too)."""
+        return {k: v for k, v in asdict(self).items() if k not in NOT_BUILT_FROM}
 
     def unavailable_reason(self, device: str) -> str | None:
         if device not in DEVICES:

@@ -199,7 +199,8 @@ register(OrtQuantized("ort-int8-dynamic", ("cpu",), "optimum ORTQuantizer",
                       "ORTQuantizer dynamic int8, FFN down-projections kept float", ONNX, recipe=INT8_KEEPING_FFN))
 # The library's own recipe, as a user of Optimum gets it: every operator of its default set, nothing kept float.
 register(OrtQuantized("ort-int8-dynamic-every-matmul", ("cpu",), "optimum ORTQuantizer",
-                      "ORTQuantizer dynamic int8 with Optimum's defaults (every MatMul)", ONNX, recipe=Recipe("int8")))
+                      "ORTQuantizer dynamic int8 with Optimum's defaults (every MatMul)", ONNX, recipe=Recipe("int8"),
+                      advisory_gate=True))
 register(OrtQuantized("ort-int8-static", ("cpu",), "optimum ORTQuantizer",
                       "ORTQuantizer static int8 (QDQ), minmax-calibrated on training texts", ONNX,
                       recipe=Recipe("int8", keep_float=("ffn-down", "attention-matmuls"), calibrated=True),
