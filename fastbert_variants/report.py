@@ -104,59 +104,54 @@ def _rows_to_markdown(rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + ["| " + " | ".join(r) + " |" for r in rows[1:]]
 
 
-def speedup_rows(results: list[dict]) -> list[list[str]]:
-    """One row per variant, one column per cell: median speedup over FP32 and its 95% CI; FP32's own ms."""
+def _per_cell_rows(results: list[dict], header: list[str], lead, cell_text, cell_header=str) -> list[list[str]]:
+    """One row per variant (leading columns from its first result), one column per cell (cell_text, or '-')."""
     cells = list(dict.fromkeys(r["cell"] for r in results))
     by_key = {(r["variant"], r["cell"]): r for r in results}
-    rows = [["variant", *cells]]
+    rows = [[*header, *(cell_header(cell) for cell in cells)]]
     for variant in dict.fromkeys(r["variant"] for r in results):
-        row = [variant]
-        for cell in cells:
-            r = by_key.get((variant, cell))
-            if r is None:
-                row.append("-")
-            elif variant == BASELINE:
-                row.append(f"1.00 ({r['median_ms']:.1f} ms)")
-            else:
-                low, high = r["speedup_ci95"]
-                row.append(f"{r['speedup_vs_fp32']:.2f} [{low:.2f}-{high:.2f}]")
-        rows.append(row)
+        first = next(r for r in results if r["variant"] == variant)
+        rows.append([*lead(first), *(cell_text(by_key[variant, cell]) if (variant, cell) in by_key else "-"
+                                     for cell in cells)])
     return rows
+
+
+def speedup_rows(results: list[dict]) -> list[list[str]]:
+    """One row per variant, one column per cell: median speedup over FP32 and its 95% CI; FP32's own ms."""
+
+    def speedup(r: dict) -> str:
+        if r["variant"] == BASELINE:
+            return f"1.00 ({r['median_ms']:.1f} ms)"
+        low, high = r["speedup_ci95"]
+        return f"{r['speedup_vs_fp32']:.2f} [{low:.2f}-{high:.2f}]"
+
+    return _per_cell_rows(results, ["variant"], lambda r: [r["variant"]], speedup)
 
 
 def roofline_rows(results: list[dict]) -> list[list[str]]:
     """One row per variant, one column per cell: achieved GFLOP/s and its share of the peak for its precision."""
-    cells = list(dict.fromkeys(r["cell"] for r in results))
-    by_key = {(r["variant"], r["cell"]): r for r in results}
-    rows = [["variant", "precision", *cells]]
-    for variant in dict.fromkeys(r["variant"] for r in results):
-        some = next(r for r in results if r["variant"] == variant)
-        row = [variant, str(some.get("peak_precision", "-"))]
-        for cell in cells:
-            r = by_key.get((variant, cell))
-            if r is None or r.get("achieved_gflops") is None:
-                row.append("-")
-            else:
-                share = r.get("share_of_peak")
-                row.append(f"{r['achieved_gflops']:.1f} ({'-' if share is None else f'{100 * share:.0f}%'})")
-        rows.append(row)
-    return rows
+
+    def achieved(r: dict) -> str:
+        if r.get("achieved_gflops") is None:
+            return "-"
+        share = r.get("share_of_peak")
+        return f"{r['achieved_gflops']:.1f} ({'-' if share is None else f'{100 * share:.0f}%'})"
+
+    return _per_cell_rows(results, ["variant", "precision"], lambda r: [r["variant"], str(r.get("peak_precision", "-"))],
+                          achieved)
 
 
 def build_rows(results: list[dict]) -> list[list[str]]:
     """Per variant: what this run spent making it (a cache hit: its load), the cache entry's first build, each compile."""
-    cells = list(dict.fromkeys(r["cell"] for r in results))
-    by_key = {(r["variant"], r["cell"]): r for r in results}
-    rows = [["variant", "this run: build or load s", "cache entry first built in s",
-             *(f"compile s {cell}" for cell in cells)]]
-    for variant in dict.fromkeys(r["variant"] for r in results):
-        some = next(r for r in results if r["variant"] == variant)
-        load = some.get("runner_info", {}).get("load_seconds")  # set by variants kept in the cache
-        this_run, first = (load, some.get("build_s")) if load is not None else (some.get("build_s"), None)
-        compiles = [by_key.get((variant, cell), {}).get("compile_s") for cell in cells]
-        rows.append([variant, f"{this_run or 0:.1f}", "-" if first is None else f"{first:.1f}",
-                     *("-" if c is None else f"{c:.1f}" for c in compiles)])
-    return rows
+
+    def build(r: dict) -> list[str]:
+        load = r.get("runner_info", {}).get("load_seconds")  # set by variants kept in the cache
+        this_run, first = (load, r.get("build_s")) if load is not None else (r.get("build_s"), None)
+        return [r["variant"], f"{this_run or 0:.1f}", "-" if first is None else f"{first:.1f}"]
+
+    return _per_cell_rows(results, ["variant", "this run: build or load s", "cache entry first built in s"], build,
+                          lambda r: "-" if r.get("compile_s") is None else f"{r['compile_s']:.1f}",
+                          cell_header=lambda cell: f"compile s {cell}")
 
 
 def conditions(results: list[dict]) -> str:
