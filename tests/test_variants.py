@@ -29,9 +29,15 @@ def test_registry_names_every_variant_of_the_issue():
     assert all(name == name.lower() and " " not in name for name in REGISTRY)
 
 
-def test_unavailable_variants_say_why():
+def test_unavailable_variants_say_why(monkeypatch):
+    import importlib.util
+
     assert "runs on cuda only" in REGISTRY["torch-fp16"].unavailable_reason("cpu")
     assert "unknown device" in REGISTRY["torch-fp32"].unavailable_reason("tpu")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name in ("openvino", "nncf") else real_find_spec(name))
+    reason = REGISTRY["openvino-int8"].unavailable_reason("cpu")
+    assert reason == "needs the Python package(s) openvino, nncf, not installed: pip install 'fastbert-variants[openvino]'"
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,8 @@ from ..recipes import FP32, Recipe
 from ..sources import ModelSource
 
 DEVICES = ("cpu", "cuda")
+# Optional backends and the pip extra that installs them (pyproject.toml's optional-dependencies).
+EXTRA_OF = {"openvino": "openvino", "nncf": "openvino"}
 # Variant fields that say how to report or schedule a variant, not what to build: left out of cache keys.
 NOT_BUILT_FROM = ("description", "library", "slow_without", "advisory_gate")
 
@@ -117,7 +119,9 @@ class Variant(ABC):
             return f"{self.name} runs on {' and '.join(self.devices)} only"
         missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
         if missing:
-            return f"needs the Python package(s) {', '.join(missing)}, not installed"
+            extras = sorted({EXTRA_OF[m] for m in missing if m in EXTRA_OF})
+            hint = f": pip install 'fastbert-variants[{','.join(extras)}]'" if extras else ""
+            return f"needs the Python package(s) {', '.join(missing)}, not installed{hint}"
         if device == "cuda" and not cuda_available():
             return "no CUDA GPU visible to torch"
         return self.backend_reason(device)
