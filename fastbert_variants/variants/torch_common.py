@@ -56,6 +56,13 @@ class TorchRunner(Runner):
         return logits.detach().float().cpu().numpy()
 
 
+def torch_dtype(precision: str):
+    """The torch dtype a recipe's precision computes in (int8 recipes start from FP32 weights)."""
+    import torch
+
+    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
+
+
 def torch_runner(name: str, context: BuildContext, model, started: float, **info) -> TorchRunner:
     return TorchRunner(
         variant=name, device=context.device, size_bytes=parameter_bytes(model),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..recipes import Recipe
 from . import register
 from .base import Variant
-from .torch_common import compile_module, compiled_runner
+from .torch_common import compile_module, compiled_runner, torch_dtype
 
 
 @dataclass(frozen=True)
@@ -18,10 +18,9 @@ class CompiledTorch(Variant):
     mode: str = "default"
 
     def build(self, context):
-        import torch
 
         started = time.perf_counter()
-        dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.recipe.precision]
+        dtype = torch_dtype(self.recipe.precision)
         model = context.source.load_model(dtype=dtype).to(context.device)
         runner = compiled_runner(self.name, context, model, compile_module(model, context, self.mode), started,
                                  mode=self.mode, dtype=str(dtype).removeprefix("torch."),

@@ -9,7 +9,7 @@ from ..hardware import cpu_has_native_bf16
 from ..recipes import Recipe
 from . import register
 from .base import Variant
-from .torch_common import torch_runner
+from .torch_common import torch_dtype, torch_runner
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,9 @@ class EagerTorch(Variant):
         return None
 
     def build(self, context):
-        import torch
 
         started = time.perf_counter()
-        dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.recipe.precision]
+        dtype = torch_dtype(self.recipe.precision)
         model = context.source.load_model(dtype=dtype).to(context.device)
         return torch_runner(self.name, context, model, started, dtype=str(dtype).removeprefix("torch."), attention="sdpa")
 
