@@ -28,6 +28,12 @@ RUN_OPTIONS = [
     (("--slow-variant-rows",), dict(type=int, default=1500, metavar="N",
      help="rows a variant that runs many times slower than FP32 here (torchao int8 dynamic without VNNI) is gated "
           "on: a fixed sample, FP32 on the same rows (default 1500; 0 = all)")),
+    (("--accuracy-max-length",), dict(type=int, default=None, metavar="TOKENS",
+     help="score texts up to this many tokens (default: the model's maximum, 512 for BERT; dynamic padding, so "
+          "short texts cost nothing extra)")),
+    (("--long-texts",), dict(default="auto", choices=("auto", "off"),
+     help="also gate each variant on the long-text set (held-out tweets joined into 256-512 tokens) when the "
+          "dataset is the default (auto), or not (off)")),
     (("--accuracy-json",), dict(default=None, metavar="PATH", help="write every variant's scores here")),
 ]
 STATE = pytest.StashKey["SuiteState"]()
@@ -61,6 +67,8 @@ class SuiteState:
                             else self.profile.batch_sizes)
         if any(n < 1 for n in (*self.seq_lens, *self.batch_sizes)):
             raise UserError("--seq-lens and --batch-sizes must be positive integers")
+        if opt.accuracy_max_length is not None and opt.accuracy_max_length < 8:
+            raise UserError(f"--accuracy-max-length must be at least 8 tokens, got {opt.accuracy_max_length}")
         if opt.slow_variant_rows < 0:
             raise UserError(f"--slow-variant-rows must be 0 (every row) or a positive count, got {opt.slow_variant_rows}")
         self.devices = options.parse_list(opt.devices, option="--devices") if opt.devices else self._default_devices()
@@ -92,9 +100,20 @@ class SuiteState:
 
 def pytest_configure(config):
     try:
+        refuse_parallel_timing(config)
         config.stash[STATE] = SuiteState(config)
     except UserError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def refuse_parallel_timing(config) -> None:
+    """pytest-xdist workers share the cores and would time each other; pytest-benchmark then times nothing, quietly."""
+    opt = config.option
+    parallel = config.getoption("dist", "no") != "no"
+    if parallel and not (getattr(opt, "benchmark_disable", False) or getattr(opt, "benchmark_skip", False)):
+        raise UserError("pytest-xdist (-n/--dist) runs tests in parallel workers that share the cores, so timings "
+                        "would measure each other: run the timed tests without -n, or add --benchmark-skip "
+                        "(accuracy and unit tests only) or --benchmark-disable (check every variant runs, no timing)")
 
 
 def pytest_generate_tests(metafunc):
@@ -154,6 +173,11 @@ def pytest_terminal_summary(terminalreporter, config):
     )
 
     state = config.stash.get(STATE, None)
+    rebuilt = state.workbench.cache.rebuilt if state and "workbench" in state.__dict__ else []
+    if rebuilt:
+        terminalreporter.write_sep("=", f"fastbert-variants: rebuilt {len(rebuilt)} cache entries found incomplete "
+                                        "or corrupt")
+        terminalreporter.write_line("\n".join(rebuilt))
     if state and state.latency_results:
         terminalreporter.write_sep("=", "fastbert-variants: speedup over torch-fp32 (interleaved median, same run)")
         terminalreporter.write_line(speedup_table(state.latency_results))

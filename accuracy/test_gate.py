@@ -42,3 +42,15 @@ def test_gate_fails_a_degraded_variant(workbench, scorer, suite_state):
         message = gate_failure_message(gate, result)
         assert "lost too much accuracy" in message and "McNemar" in message and "flipped:" in message
     assert result["rows"] == 500 < result["rows_in_dataset"] and "a sample of 500" in message
+
+
+@pytest.mark.usefixtures("trained_model")
+def test_long_text_gate_fails_a_degraded_variant(workbench, long_text_scorer, suite_state):
+    if "cpu" not in suite_state.devices:
+        pytest.skip("the gate's own check scores on the CPU; it runs when --devices includes cpu")
+    if "degraded-fp32" not in suite_state.workbench._extra_variants:
+        workbench.add_variant(PerturbedClassifier("degraded-fp32", ("cpu",), "torch", "FP32 with a noisy classifier"))
+    result = long_text_scorer.evaluate("degraded-fp32", "cpu")
+    passed, drop_points, _ = Gate(1.0, 1.0).check(result["fp32"]["accuracy"], result["scores"]["accuracy"])
+    assert not passed, f"the long-text gate let a perturbed classifier through (drop {drop_points:.2f})"
+    assert result["dataset"].startswith("tweets-long") and result["max_length"] == 512

@@ -22,6 +22,8 @@ def test_batching(benchmark, workbench, suite_state, strategy_batches, batching_
 
     benchmark.group = case.group
     benchmark.pedantic(score_every_text, rounds=suite_state.profile.batching_rounds, iterations=1)
+    if not benchmark.enabled:  # --benchmark-disable: every batch ran once above; nothing was timed to record
+        return
     texts = sum(len(b["input_ids"]) for b in batches)
     median = benchmark.stats.stats.median
     pad_to_max = [r for r in suite_state.batching_results

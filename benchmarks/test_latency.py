@@ -1,5 +1,6 @@
 """Latency of every variant over device x batch size x sequence length, with speedups over FP32."""
 
+import numpy as np
 import pytest
 
 from fastbert_variants import hardware
@@ -20,6 +21,9 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, ru
     prepared = runner.prepare(batch)
     probe = MemoryProbe(case.device)  # after the build: the build's garbage is not the variant's footprint
 
+    if not benchmark.enabled:  # --benchmark-disable, pytest-xdist: no timing, but the variant must run and agree
+        _check_against_fp32(workbench, case, runner(batch), fp32(batch))  # numpy logits, as every runner returns
+        return
     for _ in range(plan.warmup_rounds):  # the same warm-up for every variant (compiles happen here)
         runner.run(prepared)
     one_call = seconds_per_call(runner.run, prepared)
@@ -54,6 +58,15 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, ru
     }
     benchmark.extra_info.update(result)
     suite_state.latency_results.append(result)
+
+
+def _check_against_fp32(workbench, case, logits, fp32_logits) -> None:
+    """What a run without timing still proves: the variant runs on this cell and its logits are FP32's, within
+    what its precision allows (the largest difference of tests/test_variants.py's table)."""
+    largest, _ = workbench.variant(case.variant).recipe.logit_tolerance
+    assert logits.shape == fp32_logits.shape and np.isfinite(logits).all(), f"{case.id}: shape or non-finite logits"
+    diff = float(np.abs(logits - fp32_logits).max())
+    assert diff <= largest, f"{case.id}: logits differ from FP32's by {diff:.4f} (allowed {largest})"
 
 
 def _sequential_speedup(suite_state, case, median_ms: float) -> float | None:

@@ -13,15 +13,29 @@ SAMPLE_SEED = 0
 
 
 class Scorer:
-    """Logits of each (variant, device) on the dataset's scored rows, computed once each."""
+    """Logits of each (variant, device) on a dataset's scored rows, computed once each.
 
-    def __init__(self, workbench):
+    The dataset is the run's own unless another is given (the long-text set); texts are scored up
+    to max_length tokens, by default the model's maximum (512 for BERT), with dynamic padding.
+    """
+
+    def __init__(self, workbench, dataset=None, max_length: int | None = None):
         self.workbench = workbench
+        self._dataset = dataset
+        self._max_length = max_length
         self._logits: dict[tuple[str, str, int], np.ndarray] = {}
 
     @cached_property
+    def dataset(self):
+        return self._dataset or self.workbench.dataset
+
+    @cached_property
+    def max_length(self) -> int:
+        return min(self._max_length or self.workbench.source.max_positions, self.workbench.source.max_positions)
+
+    @cached_property
     def labels(self) -> np.ndarray:
-        return self.workbench.dataset.labels_for(self.workbench.source.id2label)
+        return self.dataset.labels_for(self.workbench.source.id2label)
 
     def rows(self, max_rows: int | None = None) -> np.ndarray:
         """All scored rows, or a fixed uniform sample of max_rows of them (the same sample every run)."""
@@ -36,8 +50,9 @@ class Scorer:
         key = (name, device, len(rows))  # rows are a function of their count, so the count names them
         if key not in self._logits:
             runner = self.workbench.runner(name, device)
-            texts = self.workbench.dataset.texts
-            self._logits[key] = predict_logits(runner, self.workbench.source.tokenizer, [texts[i] for i in rows])
+            texts = self.dataset.texts
+            self._logits[key] = predict_logits(runner, self.workbench.source.tokenizer, [texts[i] for i in rows],
+                                               self.max_length)
             if name != BASELINE:
                 self.workbench.release(name, device)  # scores are kept; the model need not be
         return self._logits[key]
@@ -56,8 +71,9 @@ class Scorer:
         flipped = comparison.pop("flipped_rows")
         return {
             "variant": name, "device": device, "rows": int(len(rows)), "rows_in_dataset": int(len(self.labels)),
+            "dataset": self.dataset.name, "max_length": self.max_length,
             "fp32": classification_scores(labels, baseline.argmax(-1)),
             "scores": classification_scores(labels, variant.argmax(-1)),
             "comparison": comparison,
-            "flipped_texts": [self.workbench.dataset.texts[rows[i]] for i in flipped[:3]],
+            "flipped_texts": [self.dataset.texts[rows[i]][:300] for i in flipped[:3]],
         }

@@ -3,7 +3,13 @@
 An entry is built in a temporary folder beside its final place and renamed into place, then
 sealed by a manifest of every file's size, mtime and sha256. An entry whose files do not match
 its manifest (a killed build, a disk error, an edit) is removed and rebuilt, never used. A file
-lock per entry keeps two runs that share the cache from building the same entry at once.
+lock per entry keeps two runs that share the cache from building the same entry at once; the
+one that waited finds the entry sealed and uses it. Model folders (the embedded default, the
+random presets) live here too, keyed by the content of what they are made from.
+
+A run killed mid-build (SIGINT, SIGKILL) leaves only `<key>.tmp-<pid>`, which no run trusts
+and the next build of that key removes. A cache directory that cannot be written (read-only,
+full) stops the run with one line naming the directory and `--cache-dir`.
 
 Hashing every byte is the check before an entry is loaded to run (once per process). A cache
 that only needs to know whether an entry is there (`fastbert-variants build` of hits) is made
@@ -14,6 +20,7 @@ copied cache).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -26,10 +33,14 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
+from .errors import UserError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("FASTBERT_VARIANTS_CACHE", "~/.cache/fastbert-variants"))
 MANIFEST = "fastbert-manifest.json"
+# Errors that say the cache's disk, not the build, is at fault.
+DISK_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
 VERSIONED_PACKAGES = ("torch", "transformers", "onnx", "onnxruntime", "onnxruntime-gpu", "optimum", "optimum-onnx", "torchao",
                       "openvino", "nncf")
 
@@ -44,7 +55,7 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 22), b""):
@@ -67,6 +78,8 @@ class BuildCache:
         # Entries this process built or checked against their manifest: a derived variant (int8 from the FP32
         # export) asks for its parent again, and hashing 100 MB twice in one run proves nothing new.
         self._checked: set[Path] = set()
+        # Entries this process found corrupt or incomplete and rebuilt: the run's output lists them.
+        self.rebuilt: list[str] = []
 
     def key(self, **parts) -> str:
         """A hash of what the artifact depends on; library versions are always part of it."""
@@ -90,7 +103,7 @@ class BuildCache:
                     return False
                 if not hash_contents and stat.st_mtime_ns == meta.get("mtime_ns"):
                     continue
-                if _sha256(folder / name) != meta["sha256"]:
+                if file_sha256(folder / name) != meta["sha256"]:
                     return False
                 if stat.st_mtime_ns != meta.get("mtime_ns"):
                     meta["mtime_ns"], resealed = stat.st_mtime_ns, True
@@ -115,6 +128,15 @@ class BuildCache:
 
     def get_or_build(self, variant: str, key: str, build: Callable[[Path], dict | None]) -> tuple[Path, dict]:
         """Return (folder, manifest); call build(tmp_folder) -> info only when no valid entry exists."""
+        try:
+            return self._get_or_build(variant, key, build)
+        except OSError as exc:
+            if exc.errno not in DISK_ERRNOS:
+                raise
+            raise UserError(f"cannot write the build cache {self.root} ({exc.strerror}): free space there, or pass "
+                            "--cache-dir DIR (or set FASTBERT_VARIANTS_CACHE) to a writable directory") from None
+
+    def _get_or_build(self, variant, key, build):
         folder = self.entry(variant, key)
         with self._lock(folder):
             if folder in self._checked:
@@ -125,24 +147,35 @@ class BuildCache:
                 return folder, self.manifest(folder)
             if folder.exists():
                 log.warning("cache entry %s is incomplete or corrupt: rebuilding it", folder)
+                self.rebuilt.append(f"{variant}/{key}")
                 shutil.rmtree(folder)
+            for stale in folder.parent.glob(f"{folder.name}.tmp-*"):  # a killed build's; we hold the lock
+                shutil.rmtree(stale, ignore_errors=True)
             tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             started = time.perf_counter()
             try:
                 info = build(tmp) or {}
                 files = {
                     str(p.relative_to(tmp)): {"bytes": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns,
-                                              "sha256": _sha256(p)}
+                                              "sha256": file_sha256(p)}
                     for p in sorted(tmp.rglob("*")) if p.is_file()
                 }
                 manifest = {"variant": variant, "key": key, "build_seconds": round(time.perf_counter() - started, 3),
                             "versions": library_versions(), "info": info, "files": files}
                 (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+                _fsync_tree(tmp)
                 os.replace(tmp, folder)
                 self._checked.add(folder)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             return folder, manifest
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file to disk before the rename that makes the entry visible: a power cut cannot seal zeros."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())

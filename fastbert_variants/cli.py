@@ -45,7 +45,8 @@ def cmd_info(args) -> int:
             raise UserError(f"{args.model} has random weights: there is nothing to score; use a trained model")
         labels = bench.dataset.labels_for(bench.source.id2label)
         started = time.perf_counter()
-        logits = predict_logits(bench.runner("torch-fp32", "cpu"), bench.source.tokenizer, bench.dataset.texts)
+        logits = predict_logits(bench.runner("torch-fp32", "cpu"), bench.source.tokenizer, bench.dataset.texts,
+                                bench.source.max_positions)
         scores = classification_scores(labels, logits.argmax(-1))
         print(f"torch-fp32 on cpu, {bench.threads} threads, {time.perf_counter() - started:.1f} s: " +
               ", ".join(f"{k}={v:.4f}" for k, v in scores.items() if k != "accuracy"))
@@ -113,6 +114,9 @@ def cmd_build(args) -> int:
             if name != BASELINE:
                 bench.release(name, device)
         print(line, flush=True)
+    if bench.cache.rebuilt:
+        print(f"rebuilt {len(bench.cache.rebuilt)} cache entries found incomplete or corrupt: "
+              f"{', '.join(bench.cache.rebuilt)}")
     print(f"total {time.perf_counter() - started:.2f} s; cache {bench.cache.root}")
     return 0
 

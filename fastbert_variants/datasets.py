@@ -104,6 +104,41 @@ def load_tweets(part: str) -> LabelledTexts:
     return LabelledTexts(f"tweets-{part}", chosen["text"].tolist(), chosen["sentiment"].tolist())
 
 
+LONG_TEXT_TOKENS = (256, 512)
+
+
+def long_tweets(tokenizer, tokens: tuple[int, int] = LONG_TEXT_TOKENS, seed: int = 0) -> LabelledTexts:
+    """The long-text set: held-out tweets of one label joined into texts of `tokens` (256-512) tokens each.
+
+    Each text takes tweets of one label, in a fixed shuffled order, until it reaches a length drawn
+    uniformly from the range; so lengths spread over the whole range and every text's label is its
+    tweets' label. Only held-out tweets are used: no text shares a tweet with training or calibration.
+    The lengths count the model's special tokens; WordPiece splits at spaces, so a joined text has the
+    sum of its tweets' tokens (checked by the caller's tokenizer when scoring).
+    """
+    frame = _tweet_frame()
+    frame = frame[frame["held_out"]]
+    frame = frame.assign(order=frame["text"].map(lambda t: text_bucket(t, 1 << 62, "long-texts"))).sort_values("order")
+    specials = tokenizer.num_special_tokens_to_add()
+    low, high = tokens[0] - specials, tokens[1] - specials
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for label in TWEET_LABELS:
+        tweets = frame[frame["sentiment"] == label]["text"].tolist()
+        lengths = [len(ids) for ids in tokenizer(tweets, add_special_tokens=False)["input_ids"]]
+        pieces, total, target = [], 0, int(rng.integers(low, high + 1))
+        for tweet, length in zip(tweets, lengths, strict=True):
+            if total + length > high:
+                continue  # this tweet would overflow the text: it waits for none, the next may fit
+            pieces.append(tweet)
+            total += length
+            if total >= target:
+                texts.append(" ".join(pieces))
+                labels.append(label)
+                pieces, total, target = [], 0, int(rng.integers(low, high + 1))
+    return LabelledTexts(f"tweets-long-{tokens[0]}-{tokens[1]}", texts, labels)
+
+
 def load_labelled_texts(spec: DatasetSpec) -> LabelledTexts:
     """Load what the spec names; every problem becomes a one-line UserError."""
     if spec.name == "default":

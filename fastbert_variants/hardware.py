@@ -8,6 +8,7 @@ Without them a library emulates the work, and int8 or bf16 can be slower than FP
 from __future__ import annotations
 
 import functools
+import math
 import os
 import platform
 from pathlib import Path
@@ -78,11 +79,56 @@ def cpu_name() -> str:
 
 
 def physical_cores() -> int:
-    """Physical cores, but no more than the CPUs this process may run on (affinity, as a container sets it)."""
+    """Physical cores, but no more than the CPUs this process may use: its affinity and its cgroup's CPU quota.
+
+    A container limited to 2 CPUs on a 64-core host sees 64 cores in /proc and through psutil; torch
+    and ONNX Runtime given 64 threads there would fight over 2 CPUs' worth of time.
+    """
     import psutil
 
     cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
-    return max(1, min(cores, len(os.sched_getaffinity(0)))) if hasattr(os, "sched_getaffinity") else cores
+    if hasattr(os, "sched_getaffinity"):
+        cores = min(cores, len(os.sched_getaffinity(0)))
+    quota = cgroup_cpu_limit()
+    return max(1, min(cores, math.floor(quota)) if quota else cores)
+
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_limit(root: Path | None = None, proc_cgroup: Path = Path("/proc/self/cgroup")) -> float | None:
+    """CPUs' worth of time this process's cgroup may use (quota / period), or None when unlimited or unknown.
+
+    cgroup v2: `cpu.max` ("max 100000" or "200000 100000") in the process's own group; cgroup v1:
+    `cpu.cfs_quota_us` (-1 when unlimited) and `cpu.cfs_period_us` under the cpu controller.
+    """
+    root = CGROUP_ROOT if root is None else root
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        lines = []
+    v2_path = next((line.split(":", 2)[2] for line in lines if line.startswith("0::")), "/")
+    v1_path = next((line.split(":", 2)[2] for line in lines
+                    if "cpu" in line.split(":", 2)[1].split(",") and line.count(":") >= 2), "/")
+    candidates = [
+        (root / v2_path.lstrip("/") / "cpu.max", None), (root / "cpu.max", None),
+        (root / "cpu" / v1_path.lstrip("/") / "cpu.cfs_quota_us", "cpu.cfs_period_us"),
+        (root / "cpu" / "cpu.cfs_quota_us", "cpu.cfs_period_us"),
+        (root / "cpu,cpuacct" / "cpu.cfs_quota_us", "cpu.cfs_period_us"),
+    ]
+    for path, period_name in candidates:
+        try:
+            text = path.read_text().split()
+            if period_name is None:
+                quota, period = text[0], text[1]
+            else:
+                quota, period = text[0], path.with_name(period_name).read_text().split()[0]
+        except (OSError, IndexError):
+            continue
+        if quota in ("max", "-1") or int(quota) <= 0 or int(period) <= 0:
+            return None
+        return int(quota) / int(period)
+    return None
 
 
 def cuda_available() -> bool:

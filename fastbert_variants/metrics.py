@@ -6,14 +6,12 @@ import numpy as np
 
 from .inputs import padded_batches
 
-SCORING_MAX_TOKENS = 128
 
+def predict_logits(runner, tokenizer, texts: list[str], max_length: int, batch_size: int = 32) -> np.ndarray:
+    """Logits for every text, in the texts' order, each text truncated at max_length tokens.
 
-def predict_logits(runner, tokenizer, texts: list[str], batch_size: int = 32, max_length: int = SCORING_MAX_TOKENS) -> np.ndarray:
-    """Logits for every text, in the texts' order.
-
-    Texts are batched in order of length, each batch padded to its longest text, so little
-    compute goes to padding; the same batches go to every variant, so scores stay paired.
+    Texts are batched in order of length, each batch padded to its longest text, so short texts cost
+    nothing for a long max_length; the same batches go to every variant, so scores stay paired.
     """
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)

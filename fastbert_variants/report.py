@@ -28,6 +28,9 @@ class Recommendation:
     fastest: str | None = None  # the variant with the highest median, when the tie went to another
 
 
+LONG_TEXTS = "/long-texts"  # key suffix of a variant's result on the long-text set
+
+
 def accuracy_verdict(accuracy: dict | None, device: str, variant: str) -> tuple[str | None, float | None]:
     """(why the variant is not eligible or None, its accuracy drop in points or None if unchecked)."""
     if variant == BASELINE:
@@ -39,6 +42,10 @@ def accuracy_verdict(accuracy: dict | None, device: str, variant: str) -> tuple[
         return "not scored for accuracy in this run", None
     if not record["passed"]:
         return f"failed its accuracy gate (drop {record['drop_points']:.2f} points)", record["drop_points"]
+    long_texts = accuracy.get(f"{device}/{variant}{LONG_TEXTS}")
+    if long_texts and not long_texts["passed"]:
+        return (f"failed its long-text accuracy gate (drop {long_texts['drop_points']:.2f} points)",
+                record["drop_points"])
     return None, record["drop_points"]
 
 

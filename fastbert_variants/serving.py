@@ -49,6 +49,8 @@ class DynamicBatcher:
         self.executor = ThreadPoolExecutor(1)  # the model's own threads are the parallelism; calls go one by one
         self.calls = 0
         self.texts = 0
+        self.restarts = 0
+        self._in_hand: list = []  # (texts, future) pairs taken off the queue and not yet answered
 
     async def submit(self, texts: list[str]) -> np.ndarray:
         future = asyncio.get_running_loop().create_future()
@@ -59,23 +61,41 @@ class DynamicBatcher:
         """One batch of (texts, future) pairs: the first waiting request, then any that fit within the wait."""
         loop = asyncio.get_running_loop()
         first = carried or await self.queue.get()
+        self._in_hand.append(first)
         batch, size = [first], len(first[0])
         deadline = loop.time() + self.policy.max_wait_ms / 1e3
         while size < self.policy.max_batch_size:
             try:
                 item = await asyncio.wait_for(self.queue.get(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                 break
+            self._in_hand.append(item)
             if size + len(item[0]) > self.policy.max_batch_size:
                 return batch, item  # it would overflow this call: it leads the next
             batch.append(item)
             size += len(item[0])
         return batch, None
 
+    async def supervise(self) -> None:
+        """run(), restarted whenever it fails: the requests it held get an error (a 500), the queued ones are served."""
+        while True:
+            try:
+                await self.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("the batcher failed; failing the %d requests it held and restarting it", len(self._in_hand))
+                self.restarts += 1
+                for _, future in self._in_hand:
+                    if not future.done():
+                        future.set_exception(RuntimeError(f"the batcher failed: {exc}"))
+                self._in_hand = []
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         carried = None
         while True:
+            self._in_hand = []
             batch, carried = await self._gather(carried)
             texts = [text for request_texts, _ in batch for text in request_texts]
             try:
@@ -83,7 +103,8 @@ class DynamicBatcher:
             except Exception as exc:  # a failed call fails its requests, not the server
                 log.exception("model call failed")
                 for _, future in batch:
-                    future.set_exception(exc)
+                    if not future.done():
+                        future.set_exception(exc)
                 continue
             self.calls += 1
             self.texts += len(texts)
@@ -150,11 +171,12 @@ def make_app(predict: Callable[[list[str]], np.ndarray], id2label: dict[int, str
     async def health(request):
         batcher = request.app["batcher"]
         return web.json_response({"status": "ok", "variant": variant, "model_calls": batcher.calls,
-                                  "texts": batcher.texts, "max_batch_size": policy.max_batch_size})
+                                  "texts": batcher.texts, "batcher_restarts": batcher.restarts,
+                                  "max_batch_size": policy.max_batch_size})
 
     async def start_batcher(app):
         app["batcher"] = DynamicBatcher(predict, policy)
-        task = asyncio.create_task(app["batcher"].run())
+        task = asyncio.create_task(app["batcher"].supervise())
         yield
         task.cancel()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .cache import BuildCache, file_sha256
 from .errors import UserError
 
 log = logging.getLogger(__name__)
@@ -139,15 +140,19 @@ def count_parameters(folder: Path) -> int:
     return total
 
 
-def resolve_model(spec: str, cache_dir: Path, trust_remote_code: bool = False) -> ModelSource:
-    """Turn what the user typed into a ModelSource, or raise a one-line UserError."""
-    cache_dir = Path(cache_dir).expanduser()
+def resolve_model(spec: str, cache: BuildCache | Path | str, trust_remote_code: bool = False) -> ModelSource:
+    """Turn what the user typed into a ModelSource, or raise a one-line UserError.
+
+    Folders the suite makes (the default, random presets) are entries of the verified build cache;
+    a user's folder or a hub snapshot is checked file by file before anything loads it.
+    """
+    cache = cache if isinstance(cache, BuildCache) else BuildCache(cache)
     if spec == "default":
         from .default_model import materialize
 
-        return ModelSource("default", materialize(cache_dir))
+        return ModelSource("default", materialize(cache))
     if spec.startswith(RANDOM_PREFIX):
-        return ModelSource(spec, _random_model(spec[len(RANDOM_PREFIX):], cache_dir), trained=False)
+        return ModelSource(spec, _random_model(spec[len(RANDOM_PREFIX):], cache), trained=False)
     path = Path(spec).expanduser()
     if path.is_dir():
         return _local_source(spec, path, trust_remote_code)
@@ -165,12 +170,55 @@ def _local_source(spec: str, folder: Path, trust_remote_code: bool) -> ModelSour
     if not any(folder.glob("*.safetensors")):
         raise UserError(f"{folder} has no *.safetensors weights (pickled .bin weights are not loaded); "
                         "convert them with model.save_pretrained(folder, safe_serialization=True)")
-    architectures = json.loads(config_path.read_text()).get("architectures") or []
+    for weights in sorted(folder.glob("*.safetensors")):
+        check_safetensors(weights, "save the model again, or download it again")
+    try:
+        architectures = json.loads(config_path.read_text()).get("architectures") or []
+    except (ValueError, AttributeError) as exc:
+        raise UserError(f"{config_path} is not a JSON object ({exc}); save the model again") from None
     trained = any(a.endswith("ForSequenceClassification") for a in architectures)
     if not trained:
         log.warning("%s is a %s, not a sequence classifier: its head will be random (speed only)", spec,
                     architectures or "model without architectures")
     return ModelSource(spec, folder.resolve(), trained=trained, trust_remote_code=trust_remote_code)
+
+
+def check_safetensors(path: Path, fix: str) -> None:
+    """A one-line UserError unless path is a whole safetensors file: its header parses and its tensors end at its end.
+
+    Reads the header only (kilobytes), so it costs nothing on every run; a truncated download or a
+    half-copied file is caught here instead of ending the run in a traceback from deep in safetensors.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            header_len = int.from_bytes(handle.read(8), "little")
+            if size < 8 or header_len > size - 8:
+                raise ValueError(f"{size} bytes, too short for its header")
+            header = json.loads(handle.read(header_len))
+        end = max((meta["data_offsets"][1] for name, meta in header.items() if name != "__metadata__"), default=0)
+        if 8 + header_len + end != size:
+            raise ValueError(f"{size} bytes where its header says {8 + header_len + end}")
+    except OSError as exc:
+        raise UserError(f"cannot read the weights file {path} ({exc.strerror}); {fix}") from None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise UserError(f"the weights file {path} is truncated or corrupt ({str(exc)[:80]}); {fix}") from None
+
+
+def damaged_hub_files(snapshot: Path) -> list[str]:
+    """Files of a hub snapshot whose bytes are not what the hub's cache says they are.
+
+    The hub cache stores large (LFS) files as blobs named by their sha256 and links them into the
+    snapshot: the name is the check. Small files are named by a git hash and are checked by parsing.
+    """
+    damaged = []
+    for link in sorted(snapshot.iterdir()):
+        blob = link.resolve()
+        if not blob.is_file():
+            damaged.append(link.name)
+        elif re.fullmatch(r"[0-9a-f]{64}", blob.name) and file_sha256(blob) != blob.name:
+            damaged.append(link.name)
+    return damaged
 
 
 def _download(repo_id: str) -> Path:
@@ -183,7 +231,13 @@ def _download(repo_id: str) -> Path:
     )
 
     try:
-        return Path(huggingface_hub.snapshot_download(repo_id, allow_patterns=HUB_FILES))
+        snapshot = Path(huggingface_hub.snapshot_download(repo_id, allow_patterns=HUB_FILES))
+        damaged = damaged_hub_files(snapshot)
+        if damaged:
+            log.warning("hub snapshot of %s has damaged files (%s): downloading them again", repo_id,
+                        ", ".join(damaged))
+            snapshot = Path(huggingface_hub.snapshot_download(repo_id, allow_patterns=HUB_FILES, force_download=True))
+        return snapshot
     except GatedRepoError:
         raise UserError(f"hub model {repo_id!r} is gated: accept its terms on the hub and log in "
                         "(huggingface-cli login), or pass a local folder") from None
@@ -197,15 +251,19 @@ def _download(repo_id: str) -> Path:
         ) from None
 
 
-def _random_model(preset: str, cache_dir: Path) -> Path:
-    """A folder with seeded random weights for a shipped config, and the MiniLM (bert-base-uncased) tokenizer."""
+def _random_model(preset: str, cache: BuildCache) -> Path:
+    """A store entry with seeded random weights for a shipped config, and the MiniLM (bert-base-uncased) tokenizer."""
     preset_file = PRESETS_DIR / f"{preset}.json"
     if not preset_file.is_file():
         raise UserError(f"unknown preset {preset!r} in random:{preset}; presets: {', '.join(preset_names())}")
-    digest = hashlib.sha256(preset_file.read_bytes() + str(RANDOM_SEED).encode()).hexdigest()[:16]
-    folder = cache_dir / "models" / f"random-{preset}-{digest}"
-    if (folder / "config.json").exists():
-        return folder
+    tokenizer_files = sorted((PRESETS_DIR / "tokenizer").iterdir())
+    key = cache.key(model="random", seed=RANDOM_SEED, preset=file_sha256(preset_file),
+                    tokenizer={p.name: file_sha256(p) for p in tokenizer_files})
+    folder, _ = cache.get_or_build(f"model-random-{preset}", key, lambda out: _write_random(preset_file, out))
+    return folder
+
+
+def _write_random(preset_file: Path, out: Path) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
@@ -214,13 +272,6 @@ def _random_model(preset: str, cache_dir: Path) -> Path:
     config = AutoConfig.for_model(settings.pop("model_type"), **settings)
     torch.manual_seed(RANDOM_SEED)
     model = AutoModelForSequenceClassification.from_config(config)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
+    model.save_pretrained(out, safe_serialization=True)
     # Every preset's vocabulary is bert-base-uncased's 30,522 WordPiece tokens; the files ship here.
-    shutil.copytree(PRESETS_DIR / "tokenizer", tmp, dirs_exist_ok=True)
-    try:
-        tmp.rename(folder)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    shutil.copytree(PRESETS_DIR / "tokenizer", out, dirs_exist_ok=True)

@@ -156,7 +156,8 @@ def gate_failure_message(gate: Gate, result: dict) -> str:
                if rows < result["rows_in_dataset"] else "")
     lines = [
         f"{result['variant']} on {result['device']} lost too much accuracy: drop {points:.2f} points ({relative:.2f}% of FP32) "
-        f"> allowed {gate.max_points:.2f} points / {gate.max_relative_percent:.2f}% on {rows} rows{sampled}",
+        f"> allowed {gate.max_points:.2f} points / {gate.max_relative_percent:.2f}% on {rows} rows{sampled} of "
+        f"{result.get('dataset', 'the dataset')} (up to {result.get('max_length', '?')} tokens)",
         "  metric      fp32     variant",
         *(f"  {k:<11} {fp32[k]:.4f}   {scores[k]:.4f}" for k in ("accuracy", "precision_macro", "recall_macro", "f1_macro")),
         f"  flips: {comparison['flipped_to_wrong']} right->wrong, {comparison['flipped_to_right']} wrong->right; "

@@ -47,7 +47,7 @@ class Workbench:
 
     @cached_property
     def source(self) -> ModelSource:
-        return resolve_model(self.model_spec, self.cache.root, self.trust_remote_code)
+        return resolve_model(self.model_spec, self.cache, self.trust_remote_code)
 
     @cached_property
     def dataset(self) -> LabelledTexts:

