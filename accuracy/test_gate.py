@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from fastbert_variants.suite import Gate, gate_failure_message
+from fastbert_variants.suite import LONG_TEXT_SIGNIFICANCE, Gate, gate_failure_message
 from fastbert_variants.variants import Variant
 from fastbert_variants.variants.torch_common import torch_runner
 
@@ -51,6 +51,8 @@ def test_long_text_gate_fails_a_degraded_variant(workbench, long_text_scorer, su
     if "degraded-fp32" not in suite_state.workbench._extra_variants:
         workbench.add_variant(PerturbedClassifier("degraded-fp32", ("cpu",), "torch", "FP32 with a noisy classifier"))
     result = long_text_scorer.evaluate("degraded-fp32", "cpu")
-    passed, drop_points, _ = Gate(1.0, 1.0).check(result["fp32"]["accuracy"], result["scores"]["accuracy"])
-    assert not passed, f"the long-text gate let a perturbed classifier through (drop {drop_points:.2f})"
+    gate = Gate(1.0, 1.0, significance=LONG_TEXT_SIGNIFICANCE)
+    passed, drop_points, _ = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"], result["comparison"])
+    assert not passed, (f"the long-text gate let a perturbed classifier through (drop {drop_points:.2f}, "
+                        f"McNemar one-sided p {result['comparison']['mcnemar_worse_p']:.3g})")
     assert result["dataset"].startswith("tweets-long") and result["max_length"] == 512

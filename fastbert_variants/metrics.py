@@ -49,6 +49,8 @@ def paired_comparison(labels: np.ndarray, baseline_logits: np.ndarray, variant_l
         "flipped_to_wrong": lost,
         "flipped_to_right": gained,
         "mcnemar_p": float(binomtest(lost, lost + gained, 0.5).pvalue) if lost + gained else 1.0,
+        # One-sided: the chance of losing this many or more of the changed rows if the variant were no worse.
+        "mcnemar_worse_p": float(binomtest(lost, lost + gained, 0.5, alternative="greater").pvalue) if lost + gained else 1.0,
         "max_abs_logit_diff": float(diff.max()) if diff.size else 0.0,
         "mean_abs_logit_diff": float(diff.mean()) if diff.size else 0.0,
         "flipped_rows": np.flatnonzero(base_pred != var_pred).tolist(),

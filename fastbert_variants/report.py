@@ -184,7 +184,8 @@ def accuracy_rows(accuracy: dict) -> list[list[str]]:
         if r.get("rows_in_dataset", scored) != scored:
             scored = f"{scored} of {r['rows_in_dataset']} (sample)"
         rows.append([key, str(scored), f"{r['scores']['accuracy']:.4f}", f"{r['fp32']['accuracy']:.4f}", f"{r['drop_points']:.2f}",
-                     f"{r['drop_relative_percent']:.2f}", f"{gate['max_points']:g} pts / {gate['max_relative_percent']:g}%",
+                     f"{r['drop_relative_percent']:.2f}", f"{gate['max_points']:g} pts / {gate['max_relative_percent']:g}%"
+                     + (f", p<{gate['significance']:g}" if gate.get("significance") is not None else ""),
                      f"{c['flipped_to_wrong']}/{c['flipped_to_right']}", f"{c['mcnemar_p']:.3g}",
                      "pass" if r["passed"] else "FAIL (advisory)" if r.get("advisory_gate") else "FAIL"])
     return rows

@@ -113,17 +113,36 @@ def quick_profile_skip(variant: str, device: str, profile_name: str, named_expli
     return None
 
 
+LONG_TEXT_SIGNIFICANCE = 0.05  # the long-text gate's McNemar level (121 texts; see Gate)
+
+
 @dataclass(frozen=True)
 class Gate:
-    """Largest allowed drop of a variant's accuracy from FP32's, in points and in percent of FP32's."""
+    """Largest allowed drop of a variant's accuracy from FP32's, in points and in percent of FP32's.
+
+    With `significance`, for a set too small for the thresholds alone (121 long texts: one flip is
+    0.83 points), a drop past them fails only if the flips are unlikely to be chance: the one-sided
+    exact McNemar p (FP32 right and the variant wrong, against the reverse) is below `significance`.
+    """
 
     max_points: float = 1.0
     max_relative_percent: float = 1.0
+    significance: float | None = None
 
-    def check(self, fp32_accuracy: float, variant_accuracy: float) -> tuple[bool, float, float]:
+    def check(self, fp32_accuracy: float, variant_accuracy: float, comparison: dict | None = None
+              ) -> tuple[bool, float, float]:
         drop_points = 100.0 * (fp32_accuracy - variant_accuracy)
         drop_relative = 100.0 * (fp32_accuracy - variant_accuracy) / fp32_accuracy if fp32_accuracy else 0.0
-        return (drop_points <= self.max_points and drop_relative <= self.max_relative_percent), drop_points, drop_relative
+        within = drop_points <= self.max_points and drop_relative <= self.max_relative_percent
+        if not within and self.significance is not None:
+            if comparison is None:
+                raise ValueError("a gate with a significance level needs the paired comparison")
+            within = comparison["mcnemar_worse_p"] >= self.significance
+        return within, drop_points, drop_relative
+
+    def describe(self) -> str:
+        return (f"{self.max_points:g} pts / {self.max_relative_percent:g}%"
+                + (f", and McNemar one-sided p < {self.significance:g}" if self.significance is not None else ""))
 
 
 @dataclass
@@ -151,12 +170,12 @@ class Gates:
 def gate_failure_message(gate: Gate, result: dict) -> str:
     """A few lines on a failed gate, from what Scorer.evaluate returned."""
     fp32, scores, comparison, rows = result["fp32"], result["scores"], result["comparison"], result["rows"]
-    _, points, relative = gate.check(fp32["accuracy"], scores["accuracy"])
+    _, points, relative = gate.check(fp32["accuracy"], scores["accuracy"], comparison)
     sampled = (f" (a sample of {rows} of {result['rows_in_dataset']} rows: --slow-variant-rows)"
                if rows < result["rows_in_dataset"] else "")
     lines = [
         f"{result['variant']} on {result['device']} lost too much accuracy: drop {points:.2f} points ({relative:.2f}% of FP32) "
-        f"> allowed {gate.max_points:.2f} points / {gate.max_relative_percent:.2f}% on {rows} rows{sampled} of "
+        f"> allowed {gate.describe()} on {rows} rows{sampled} of "
         f"{result.get('dataset', 'the dataset')} (up to {result.get('max_length', '?')} tokens)",
         "  metric      fp32     variant",
         *(f"  {k:<11} {fp32[k]:.4f}   {scores[k]:.4f}" for k in ("accuracy", "precision_macro", "recall_macro", "f1_macro")),

@@ -191,3 +191,15 @@ def test_a_failed_advisory_gate_excludes_the_variant_and_says_so_in_the_table():
     assert rec.variant == "ort-int8-dynamic"
     assert "failed its accuracy gate" in rec.excluded["ort-int8-dynamic-every-matmul"]
     assert accuracy_rows(accuracy)[-1][-1] == "FAIL (advisory)"
+
+
+def test_a_gate_with_significance_fails_only_a_drop_unlikely_to_be_chance():
+    from fastbert_variants.suite import Gate
+
+    gate = Gate(1.0, 1.0, significance=0.05)
+    one_flip = {"mcnemar_worse_p": 0.5}  # 1 of 121 rows lost: 0.83 points, 1.01% of FP32
+    many_flips = {"mcnemar_worse_p": 0.0036}  # 17 lost, 4 gained
+    assert not Gate(1.0, 1.0).check(0.8182, 0.8099)[0]  # the thresholds alone fail one flip
+    assert gate.check(0.8182, 0.8099, one_flip)[0]
+    assert not gate.check(0.8182, 0.7107, many_flips)[0]
+    assert gate.check(0.8182, 0.8182, None)[0]  # within the thresholds, no test needed
