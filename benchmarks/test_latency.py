@@ -62,7 +62,7 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, ru
 
 def _check_against_fp32(workbench, case, logits, fp32_logits) -> None:
     """What a run without timing still proves: the variant runs on this cell and its logits are FP32's, within
-    what its precision allows (the largest difference of tests/test_variants.py's table)."""
+    what its precision allows (the largest difference of its recipe's logit_tolerance)."""
     largest, _ = workbench.variant(case.variant).recipe.logit_tolerance
     assert logits.shape == fp32_logits.shape and np.isfinite(logits).all(), f"{case.id}: shape or non-finite logits"
     diff = float(np.abs(logits - fp32_logits).max())

@@ -107,9 +107,9 @@ def cgroup_cpu_limit(root: Path | None = None, proc_cgroup: Path = Path("/proc/s
         lines = proc_cgroup.read_text().splitlines()
     except OSError:
         lines = []
-    v2_path = next((line.split(":", 2)[2] for line in lines if line.startswith("0::")), "/")
-    v1_path = next((line.split(":", 2)[2] for line in lines
-                    if "cpu" in line.split(":", 2)[1].split(",") and line.count(":") >= 2), "/")
+    fields = [line.split(":", 2) for line in lines if line.count(":") >= 2]  # hierarchy-id:controllers:path
+    v2_path = next((path for hierarchy, controllers, path in fields if hierarchy == "0" and not controllers), "/")
+    v1_path = next((path for _, controllers, path in fields if "cpu" in controllers.split(",")), "/")
     candidates = [
         (root / v2_path.lstrip("/") / "cpu.max", None), (root / "cpu.max", None),
         (root / "cpu" / v1_path.lstrip("/") / "cpu.cfs_quota_us", "cpu.cfs_period_us"),

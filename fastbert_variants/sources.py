@@ -42,6 +42,7 @@ class ModelSource:
     folder: Path
     trained: bool = True
     trust_remote_code: bool = False
+    sealed_hashes: dict[str, str] | None = None  # file name -> sha256, from the store's manifest of this folder
 
     @cached_property
     def config(self):
@@ -61,14 +62,16 @@ class ModelSource:
 
     @cached_property
     def fingerprint(self) -> str:
-        """sha256 over the config and weight files: what the build cache is keyed by."""
+        """sha256 over the config and weight files' sha256s: what the build cache is keyed by.
+
+        A folder the store made and verified in this process brings its files' sha256s from its manifest
+        (`sealed_hashes`), so its weights are not read a second time at start-up.
+        """
         digest = hashlib.sha256()
         for pattern in FINGERPRINT_FILES:
             for path in sorted(self.folder.glob(pattern)):
-                digest.update(path.name.encode())
-                with path.open("rb") as handle:
-                    for chunk in iter(lambda: handle.read(1 << 22), b""):
-                        digest.update(chunk)
+                sealed = (self.sealed_hashes or {}).get(path.name)
+                digest.update(f"{path.name}\0{sealed or file_sha256(path)}\n".encode())
         return digest.hexdigest()
 
     @cached_property
@@ -150,9 +153,9 @@ def resolve_model(spec: str, cache: BuildCache | Path | str, trust_remote_code: 
     if spec == "default":
         from .default_model import materialize
 
-        return ModelSource("default", materialize(cache))
+        return _store_source("default", *materialize(cache))
     if spec.startswith(RANDOM_PREFIX):
-        return ModelSource(spec, _random_model(spec[len(RANDOM_PREFIX):], cache), trained=False)
+        return _store_source(spec, *_random_model(spec[len(RANDOM_PREFIX):], cache), trained=False)
     path = Path(spec).expanduser()
     if path.is_dir():
         return _local_source(spec, path, trust_remote_code)
@@ -160,6 +163,11 @@ def resolve_model(spec: str, cache: BuildCache | Path | str, trust_remote_code: 
         raise UserError(f"model folder {spec} does not exist; give a folder holding config.json and weights, "
                         f"a hub id, `default`, or random:<preset> ({', '.join(preset_names())})")
     return _local_source(spec, _download(spec), trust_remote_code)
+
+
+def _store_source(spec: str, folder: Path, manifest: dict, trained: bool = True) -> ModelSource:
+    return ModelSource(spec, folder, trained=trained,
+                       sealed_hashes={name: meta["sha256"] for name, meta in manifest["files"].items()})
 
 
 def _local_source(spec: str, folder: Path, trust_remote_code: bool) -> ModelSource:
@@ -251,7 +259,7 @@ def _download(repo_id: str) -> Path:
         ) from None
 
 
-def _random_model(preset: str, cache: BuildCache) -> Path:
+def _random_model(preset: str, cache: BuildCache) -> tuple[Path, dict]:
     """A store entry with seeded random weights for a shipped config, and the MiniLM (bert-base-uncased) tokenizer."""
     preset_file = PRESETS_DIR / f"{preset}.json"
     if not preset_file.is_file():
@@ -259,8 +267,7 @@ def _random_model(preset: str, cache: BuildCache) -> Path:
     tokenizer_files = sorted((PRESETS_DIR / "tokenizer").iterdir())
     key = cache.key(model="random", seed=RANDOM_SEED, preset=file_sha256(preset_file),
                     tokenizer={p.name: file_sha256(p) for p in tokenizer_files})
-    folder, _ = cache.get_or_build(f"model-random-{preset}", key, lambda out: _write_random(preset_file, out))
-    return folder
+    return cache.get_or_build(f"model-random-{preset}", key, lambda out: _write_random(preset_file, out))
 
 
 def _write_random(preset_file: Path, out: Path) -> None:

@@ -49,7 +49,7 @@ def test_the_default_model_is_keyed_by_the_encoders_content_not_its_size(default
         handle.write(bytes([flipped]))
     assert weights.stat().st_size == size
     monkeypatch.setattr(default_model, "encoder_dir", lambda: retrained)
-    folder = default_model.materialize(default_bench.cache)
+    folder, _ = default_model.materialize(default_bench.cache)
     assert folder != original and folder.parent == original.parent
 
 

