@@ -52,7 +52,7 @@ class Scorer:
             runner = self.workbench.runner(name, device)
             texts = self.dataset.texts
             self._logits[key] = predict_logits(runner, self.workbench.source.tokenizer, [texts[i] for i in rows],
-                                               self.max_length)
+                                               self.max_length, desc=f"scoring {name} on {device}, {len(rows)} texts")
             if name != BASELINE:
                 self.workbench.release(name, device)  # scores are kept; the model need not be
         return self._logits[key]

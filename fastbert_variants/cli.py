@@ -295,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     args.dataset_given = any(a.startswith("--dataset") for a in argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     quiet_libraries()
+    if sys.stderr.isatty() and os.environ.get("TERM") != "dumb" and args.func is not cmd_serve:
+        from . import progress
+
+        progress.enable(sys.stderr.fileno())
     try:
         return args.func(args)
     except UserError as exc:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import progress
 from .inputs import padded_batches
 
 
-def predict_logits(runner, tokenizer, texts: list[str], max_length: int, batch_size: int = 32) -> np.ndarray:
+def predict_logits(runner, tokenizer, texts: list[str], max_length: int, batch_size: int = 32,
+                   desc: str = "scoring") -> np.ndarray:
     """Logits for every text, in the texts' order, each text truncated at max_length tokens.
 
     Texts are batched in order of length, each batch padded to its longest text, so short texts cost
@@ -17,7 +19,9 @@ def predict_logits(runner, tokenizer, texts: list[str], max_length: int, batch_s
         return np.zeros((0, 0), dtype=np.float32)
     lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
     order = np.argsort(lengths, kind="stable")
-    chunks = [runner(batch) for batch in padded_batches(tokenizer, [texts[i] for i in order], batch_size, max_length)]
+    batches = padded_batches(tokenizer, [texts[i] for i in order], batch_size, max_length)
+    chunks = [runner(batch) for batch in progress.bar(batches, total=-(-len(texts) // batch_size), desc=desc,
+                                                       unit="batch")]
     logits = np.empty((len(texts), chunks[0].shape[1]), dtype=np.float32)
     logits[order] = np.concatenate(chunks)
     return logits

@@ -161,18 +161,21 @@ def build_rows(results: list[dict]) -> list[list[str]]:
                           cell_header=lambda cell: f"compile s {cell}")
 
 
-def conditions(results: list[dict]) -> str:
+def conditions(results: list[dict], machine: dict | None = None) -> str:
+    """The run's conditions: from its results, and the machine facts its machine_info holds (older runs kept them
+    in every result)."""
     first = results[0]
-    versions = first.get("versions", {})
+    machine = machine or first
+    versions = machine.get("versions", {})
     pause = f" pause_between_blocks={first['interleave_pause_s']}s" if first.get("interleave_pause_s") is not None else ""
     return (f"model={first.get('model')} threads={first['threads']} warmup_rounds={first.get('warmup_rounds')}{pause} "
-            f"cpu_isa={first.get('cpu_isa')} gpu={first.get('gpu')} torch={versions.get('torch')} "
+            f"cpu={machine.get('cpu', '?')} cpu_isa={machine.get('cpu_isa')} gpu={machine.get('gpu')} torch={versions.get('torch')} "
             f"onnxruntime={versions.get('onnxruntime')}; same inputs per cell for every variant")
 
 
-def speedup_table(results: list[dict]) -> str:
+def speedup_table(results: list[dict], machine: dict | None = None) -> str:
     return "\n".join(_rows_to_text(speedup_rows(results)) + [
-        conditions(results) + "; >1 is faster than torch-fp32; [95% CI of the median over ABBA blocks]"])
+        conditions(results, machine) + "; >1 is faster than torch-fp32; [95% CI of the median over ABBA blocks]"])
 
 
 def accuracy_rows(accuracy: dict) -> list[list[str]]:
@@ -229,7 +232,7 @@ def markdown_summary(run, plots: list[Path]) -> str:
              "The fastest variant per cell that passed its accuracy gate and is faster than torch-fp32 beyond noise "
              "(lower end of the speedup's 95% interval above 1):", ""]
     lines += [f"- **{line.split(': ', 1)[0]}**: {line.split(': ', 1)[1]}" for line in recommendation_lines(recs)]
-    lines += ["", f"Conditions: {conditions(run.latency)}.", "",
+    lines += ["", f"Conditions: {conditions(run.latency, run.machine)}.", "",
               "## Speedup over torch-fp32", "",
               "Median ratio of interleaved FP32/variant blocks in the same run, [95% CI]; FP32's own median latency "
               "in its column.", ""]

@@ -28,6 +28,9 @@ class Run:
     serving: list[dict] = field(default_factory=list)
     accuracy: dict[str, dict] | None = None  # None: this run did not score accuracy
     sources: list[str] = field(default_factory=list)
+    machine: dict = field(default_factory=dict)  # machine_info["fastbert_variants"]: CPU, GPU, versions, GEMM peaks
+    commit: dict = field(default_factory=dict)  # pytest-benchmark's commit_info: id, branch, dirty
+    datetime: str | None = None
 
     @property
     def first(self) -> dict:
@@ -78,6 +81,9 @@ def load_run(*paths: str | Path) -> Run:
             if isinstance(data, dict) and "benchmarks" in data:
                 for kind, results in suite_results(data, file).items():
                     getattr(run, kind).extend(results)
+                run.machine = data.get("machine_info", {}).get("fastbert_variants") or run.machine
+                run.commit = data.get("commit_info") or run.commit
+                run.datetime = data.get("datetime") or run.datetime
             elif isinstance(data, dict):
                 run.accuracy = {**(run.accuracy or {}), **accuracy_records(data, file)}
             else:

@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from scipy.stats import binom
-
 
 @dataclass(frozen=True)
 class TimingPlan:
@@ -48,6 +46,8 @@ def seconds_per_call(run: Callable, prepared, calls: int = 1) -> float:
 
 def median_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
     """Distribution-free interval for the median: order statistics picked from Binomial(n, 1/2)."""
+    from scipy.stats import binom  # here: scipy.stats takes most of a second to import, and the plugin imports us
+
     ordered = sorted(values)
     n = len(ordered)
     if n < 3:

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 
+from . import progress
 from .cache import BuildCache
 from .datasets import DatasetSpec, LabelledTexts, load_labelled_texts
 from .sources import ModelSource, resolve_model
@@ -73,7 +74,8 @@ class Workbench:
             configure_threads(self.threads)  # here, not at start: a run of cache hits never imports torch
             log.info("building %s on %s", name, device)
             try:
-                runner = variant.build(self.context(device))
+                with progress.activity(f"building {name} on {device} (once: kept in the cache)"):
+                    runner = variant.build(self.context(device))
             except VariantUnavailable as reason:
                 raise VariantUnavailable(f"{name} on {device}: {reason}") from None
             runner.info["recipe"] = asdict(variant.recipe)  # one place: every family's runner says what it computes in

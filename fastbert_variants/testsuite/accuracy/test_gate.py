@@ -1,0 +1,58 @@
+"""The gate must be seen to fail: a variant whose classifier is really degraded does not pass it."""
+
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from fastbert_variants.suite import LONG_TEXT_SIGNIFICANCE, Gate, gate_failure_message
+from fastbert_variants.variants import Variant
+from fastbert_variants.variants.torch_common import torch_runner
+
+
+@dataclass(frozen=True)
+class PerturbedClassifier(Variant):
+    """FP32 with Gaussian noise added to the classifier weights: a stand-in for a broken quantization."""
+
+    noise_scale: float = 3.0  # 3x the weights' spread: 2.8 points lost on the default model
+
+    def build(self, context):
+        import torch
+
+        started = time.perf_counter()
+        model = context.source.load_model()
+        head = model.classifier if hasattr(model, "classifier") else model.get_output_embeddings()
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            noise = torch.randn(head.weight.shape, generator=generator) * head.weight.std() * self.noise_scale
+            head.weight.add_(noise)
+        return torch_runner(self.name, context, model, started, perturbed="classifier.weight")
+
+
+@pytest.mark.usefixtures("trained_model")
+def test_gate_fails_a_degraded_variant(workbench, scorer, suite_state):
+    if "cpu" not in suite_state.devices:
+        pytest.skip("the gate's own check scores on the CPU; it runs when --devices includes cpu")
+    workbench.add_variant(PerturbedClassifier("degraded-fp32", ("cpu",), "torch", "FP32 with a noisy classifier"))
+    gate = Gate(max_points=1.0, max_relative_percent=1.0)
+    for max_rows in (None, 500):  # every row, and the sample that a slow variant is gated on
+        result = scorer.evaluate("degraded-fp32", "cpu", max_rows=max_rows)
+        passed, drop_points, _ = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"])
+        assert not passed, f"the gate let a perturbed classifier through on {result['rows']} rows (drop {drop_points:.2f})"
+        message = gate_failure_message(gate, result)
+        assert "lost too much accuracy" in message and "McNemar" in message and "flipped:" in message
+    assert result["rows"] == 500 < result["rows_in_dataset"] and "a sample of 500" in message
+
+
+@pytest.mark.usefixtures("trained_model")
+def test_long_text_gate_fails_a_degraded_variant(workbench, long_text_scorer, suite_state):
+    if "cpu" not in suite_state.devices:
+        pytest.skip("the gate's own check scores on the CPU; it runs when --devices includes cpu")
+    if "degraded-fp32" not in suite_state.workbench._extra_variants:
+        workbench.add_variant(PerturbedClassifier("degraded-fp32", ("cpu",), "torch", "FP32 with a noisy classifier"))
+    result = long_text_scorer.evaluate("degraded-fp32", "cpu")
+    gate = Gate(1.0, 1.0, significance=LONG_TEXT_SIGNIFICANCE)
+    passed, drop_points, _ = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"], result["comparison"])
+    assert not passed, (f"the long-text gate let a perturbed classifier through (drop {drop_points:.2f}, "
+                        f"McNemar one-sided p {result['comparison']['mcnemar_worse_p']:.3g})")
+    assert result["dataset"].startswith("tweets-long") and result["max_length"] == 512

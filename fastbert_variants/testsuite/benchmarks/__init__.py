@@ -1,0 +1,1 @@
+"""Latency, padding strategies and serving of every variant, timed with pytest-benchmark."""
