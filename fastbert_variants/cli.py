@@ -1,4 +1,4 @@
-"""The `fastbert-variants` command: info, list, build, report, compare, train-default."""
+"""The `fastbert-variants` command: info, list, build, report, compare, history, serve, train-default."""
 
 from __future__ import annotations
 
@@ -158,21 +158,87 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    """Exit 1 when NEW regressed from BASE in speedup over FP32 or in accuracy; print what moved."""
-    from .compare import changes_table, compare_runs, parse_percent
+    """Exit 1 when NEW regressed from BASE (or from the history's last runs) in speedup over FP32 or in accuracy."""
+    from .compare import changes_table, compare_runs, parse_percent, parse_significance
     from .runs import load_run
 
     loss = parse_percent(args.max_speedup_loss, "--max-speedup-loss")
+    significance = parse_significance(args.significance)
     if args.max_accuracy_drop < 0:
         raise UserError(f"--max-accuracy-drop must be 0 or more points, got {args.max_accuracy_drop}")
-    base = load_run(args.base, *filter(None, [args.base_accuracy]))
-    new = load_run(args.new, *filter(None, [args.new_accuracy]))
-    changes = compare_runs(base, new, loss, args.max_accuracy_drop)
+    if args.against_history:
+        if len(args.runs) != 1:
+            raise UserError("with --against-history give the new run alone: compare NEW --against-history BRANCH")
+        from . import history
+
+        new = load_run(args.runs[0], *filter(None, [args.new_accuracy]))
+        engine = history.open_history(history.database_url(args.db, options.cache_dir(args)))
+        found = history.baseline(engine, args.against_history, args.machine_kind or history.machine_kind(new), args.last)
+        base = found.run
+        print(f"BASE: {found.describe()}")
+    else:
+        if len(args.runs) != 2:
+            raise UserError("give BASE and NEW (two runs), or NEW alone with --against-history BRANCH")
+        base = load_run(args.runs[0], *filter(None, [args.base_accuracy]))
+        new = load_run(args.runs[1], *filter(None, [args.new_accuracy]))
+    changes = compare_runs(base, new, loss, args.max_accuracy_drop, args.rule, significance)
     print("\n".join(changes_table(changes)))
     regressed = [c for c in changes if c.regressed]
+    test = ("one-sided Mann-Whitney U on the block ratios" if args.rule == "mann-whitney"
+            else "the 95% intervals of the median not meeting")
     print(f"{len(regressed)} regression(s) in {len(changes)} comparisons (speedup over torch-fp32 may fall by "
-          f"{100 * loss:.0f}%, accuracy by {args.max_accuracy_drop:g} points)")
+          f"{100 * loss:.0f}%, and a fall counts only beyond noise: {test}, at {significance:g}; accuracy may fall by "
+          f"{args.max_accuracy_drop:g} points)")
     return 1 if regressed else 0
+
+
+def cmd_history_add(args) -> int:
+    from . import history
+    from .runs import load_run
+
+    run = load_run(args.run, *filter(None, [args.accuracy]))
+    url = history.database_url(args.db, options.cache_dir(args))
+    stored = history.add_run(history.open_history(url), run, args.branch, args.commit, args.machine_kind)
+    print(f"stored run #{stored.id} in {history._shown(url)}: branch {stored.branch}, commit "
+          f"{(stored.commit_id or '?')[:12]}, {stored.machine_kind}; {len(stored.latency)} latency and "
+          f"{len(stored.accuracy)} accuracy results")
+    return 0
+
+
+def cmd_history_show(args) -> int:
+    """Each variant's speedup over the stored runs, per machine kind and cell; with --plot, the same as a PNG."""
+    from pathlib import Path
+
+    from . import history
+
+    url = history.database_url(args.db, options.cache_dir(args))
+    runs = history.stored_runs(history.open_history(url), args.branch, args.machine_kind, args.last)
+    if not runs:
+        raise UserError(f"the history at {history._shown(url)} holds no runs"
+                        + (f" of branch {args.branch}" if args.branch else "") + "; add one: fastbert-variants history "
+                        "add RUN.json")
+    series: dict[str, dict[str, list]] = {}
+    for run in runs:
+        for r in run.latency:
+            if r.variant != "torch-fp32" and (not args.cell or r.cell in args.cell.split(",")):
+                series.setdefault(f"{run.machine_kind}\n{r.cell}", {}).setdefault(r.variant, []).append((run.id, r.speedup))
+    print("runs: " + "; ".join(f"#{r.id} {r.branch} {(r.commit_id or '?')[:8]} {(r.ran_at or str(r.added_at))[:16]}"
+                               for r in runs))
+    for panel, lines in series.items():
+        ids = [r.id for r in runs if any(i == r.id for points in lines.values() for i, _ in points)]
+        print(f"\n{panel.replace(chr(10), ': ')}  (speedup over torch-fp32, by run)")
+        rows = [["variant", *(f"#{i}" for i in ids)]]
+        for variant, points in sorted(lines.items()):
+            by_id = dict(points)
+            rows.append([variant, *(f"{by_id[i]:.2f}" if i in by_id else "-" for i in ids)])
+        widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+        print("\n".join("  ".join(cell.ljust(widths[c]) for c, cell in enumerate(row)).rstrip() for row in rows))
+    if args.plot:
+        from .plots import history_plot
+
+        out = history_plot(series, Path(args.plot), f"speedup over torch-fp32 by run ({history._shown(url)})")
+        print(f"wrote {out}")
+    return 0
 
 
 def cmd_serve(args) -> int:
@@ -241,16 +307,41 @@ def build_parser() -> argparse.ArgumentParser:
                         help="exit 0 with a note when the run measured nothing (tox -e cuda on a machine without a GPU)")
     report.set_defaults(func=cmd_report)
 
-    compare = commands.add_parser("compare", help="exit 1 when NEW's speedups over FP32 or accuracies regressed from BASE")
-    compare.add_argument("base", metavar="BASE", help="the base run: its benchmark JSON, or the folder holding "
-                         "benchmark.json and accuracy.json")
-    compare.add_argument("new", metavar="NEW", help="the new run, likewise")
+    compare = commands.add_parser("compare", help="exit 1 when NEW's speedups over FP32 or accuracies regressed from "
+                                  "BASE, or from the median of a branch's last runs in the history")
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="BASE NEW: each a benchmark JSON, or the folder "
+                         "holding benchmark.json and accuracy.json; or NEW alone with --against-history")
     compare.add_argument("--base-accuracy", metavar="ACC.json", help="BASE's accuracy JSON, if not in BASE's folder")
     compare.add_argument("--new-accuracy", metavar="ACC.json", help="NEW's accuracy JSON, likewise")
     compare.add_argument("--max-speedup-loss", default="10%", help="largest allowed fall of a speedup (default 10%%)")
     compare.add_argument("--max-accuracy-drop", type=float, default=0.5,
                          help="largest allowed fall of a variant's accuracy, in points (default 0.5)")
+    compare.add_argument("--rule", default="mann-whitney", choices=["mann-whitney", "intervals"],
+                         help="when a fall of a speedup is beyond noise: a one-sided Mann-Whitney U test on the runs' "
+                              "block ratios (default), or the two 95%% intervals of the median not meeting (older runs)")
+    compare.add_argument("--significance", default="0.01", help="the test's level (default 0.01)")
+    compare.add_argument("--against-history", metavar="BRANCH", help="BASE is the median of BRANCH's last runs on the "
+                         "same kind of machine, from the history (fastbert-variants history add)")
+    compare.add_argument("--last", type=int, default=5, metavar="N", help="runs of BRANCH to take (default 5)")
+    _history_options(compare)
     compare.set_defaults(func=cmd_compare)
+
+    history = commands.add_parser("history", help="keep every run in a database and show the trend")
+    history_commands = history.add_subparsers(dest="history_command", required=True)
+    add = history_commands.add_parser("add", help="store a run: its commit, branch, machine and every result")
+    add.add_argument("run", metavar="RUN", help="the benchmark JSON a run wrote, or the folder holding it")
+    add.add_argument("--accuracy", metavar="ACC.json", help="the run's accuracy JSON, if not in RUN's folder")
+    add.add_argument("--branch", help="the git branch (default: the run's, from pytest-benchmark's commit_info)")
+    add.add_argument("--commit", help="the commit id (default: the run's)")
+    _history_options(add)
+    add.set_defaults(func=cmd_history_add)
+    show = history_commands.add_parser("show", help="each variant's speedup over time, per machine kind and cell")
+    show.add_argument("--branch", help="only this branch's runs")
+    show.add_argument("--cell", help="only these cells, e.g. cpu-b1-s128,cpu-b1-s512")
+    show.add_argument("--last", type=int, default=None, metavar="N", help="only the last N runs")
+    show.add_argument("--plot", metavar="PNG", help="also draw it to this PNG file")
+    _history_options(show)
+    show.set_defaults(func=cmd_history_show)
 
     serve = commands.add_parser("serve", help="serve one variant over HTTP: POST /predict {\"texts\": [...]}")
     options.add_options(serve.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
@@ -270,6 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--train-tweets", type=int, default=6000)
     train.set_defaults(func=cmd_train_default)
     return parser
+
+
+def _history_options(command) -> None:
+    command.add_argument("--db", metavar="URL", help="the history's database: an SQLAlchemy URL such as "
+                         "postgresql://user@host/db (default $FASTBERT_VARIANTS_DB, else history.sqlite in --cache-dir)")
+    command.add_argument("--machine-kind", metavar="TEXT", help="the kind of machine runs are grouped by (default: "
+                         "CPU model, instruction set, threads and GPU, from the run)")
+    options.add_options(command.add_argument, [o for o in options.MODEL_OPTIONS if "--cache-dir" in o[0]])
 
 
 def quiet_libraries() -> None:

@@ -2,11 +2,17 @@
 
 Absolute latency changes with the runner's speed and load; a variant's speedup over FP32, both
 timed interleaved in the same run, far less. So a change regresses a variant when its speedup
-falls by more than `max_speedup_loss` (a fraction of the base run's speedup) and beyond noise (the
-new run's 95% interval lies wholly below the base run's), or when its accuracy
-falls by more than `max_accuracy_drop` points from the base run's or it newly fails its gate. A variant
-that the base run measured and the new run did not is a regression too: a gate that a variant can
-leave silently is no gate.
+falls by more than `max_speedup_loss` (a fraction of the base run's speedup) and beyond noise, or
+when its accuracy falls by more than `max_accuracy_drop` points from the base run's or it newly
+fails its gate. A variant that the base run measured and the new run did not is a regression too:
+a gate that a variant can leave silently is no gate.
+
+"Beyond noise" is a two-sample test on the runs' raw data, the speedup of each interleaved block
+(`speedup_block_ratios`, 12 or more per result): one-sided Mann-Whitney U, new below base, at
+`significance`. Block ratios are independent draws (each block times FP32 and the variant back to
+back, ABBA) but not normal: a block that meets a noisy neighbour is an outlier, and a rank test
+neither assumes a shape nor lets one outlier decide. The older rule, the two 95% intervals of the
+median not meeting, remains for runs written before block ratios were kept (`rule="intervals"`).
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from dataclasses import dataclass
 from .errors import UserError
 from .runs import Run
 from .variants import BASELINE
+
+RULES = ("mann-whitney", "intervals")
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,33 @@ def parse_percent(text: str, option: str) -> float:
     return value / 100
 
 
-def speedup_changes(base: Run, new: Run, max_speedup_loss: float) -> list[Change]:
+def parse_significance(text: str | float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"--significance {text!r} is not a number; write it as 0.01") from None
+    if not 0 < value < 1:
+        raise UserError(f"--significance must be between 0 and 1, e.g. 0.01; got {text!r}")
+    return value
+
+
+def slower_beyond_noise(base: dict, new: dict, rule: str, significance: float) -> tuple[bool, str]:
+    """Whether NEW's speedup lies below BASE's beyond noise, and what the test said (for the table's note)."""
+    base_ratios, new_ratios = base.get("speedup_block_ratios") or [], new.get("speedup_block_ratios") or []
+    if rule == "mann-whitney" and len(base_ratios) >= 3 and len(new_ratios) >= 3:
+        from scipy.stats import mannwhitneyu
+
+        p = float(mannwhitneyu(new_ratios, base_ratios, alternative="less").pvalue)
+        return p < significance, f"Mann-Whitney one-sided p={p:.2g} on {len(base_ratios)}/{len(new_ratios)} blocks"
+    low, high = base["speedup_ci95"], new["speedup_ci95"]
+    why = "" if rule == "intervals" else " (no block ratios kept: intervals)"
+    return high[1] < low[0], f"95% CI {low[0]:.2f}-{low[1]:.2f} -> {high[0]:.2f}-{high[1]:.2f}{why}"
+
+
+def speedup_changes(base: Run, new: Run, max_speedup_loss: float, rule: str = "mann-whitney",
+                    significance: float = 0.01) -> list[Change]:
+    if rule not in RULES:
+        raise UserError(f"unknown compare rule {rule!r}; use one of {', '.join(RULES)}")
     new_by_key = {(r["cell"], r["variant"]): r for r in new.latency}
     changes = []
     for r in base.latency:
@@ -60,11 +94,9 @@ def speedup_changes(base: Run, new: Run, max_speedup_loss: float) -> list[Change
             changes.append(Change("speedup", key, r["speedup_vs_fp32"], None, None, True, "not measured in NEW"))
             continue
         relative = now["speedup_vs_fp32"] / r["speedup_vs_fp32"] - 1
-        beyond_noise = now["speedup_ci95"][1] < r["speedup_ci95"][0]  # the two runs' 95% intervals do not meet
-        note = f"95% CI {r['speedup_ci95'][0]:.2f}-{r['speedup_ci95'][1]:.2f} -> {now['speedup_ci95'][0]:.2f}-" \
-               f"{now['speedup_ci95'][1]:.2f}"
+        beyond_noise, note = slower_beyond_noise(r, now, rule, significance)
         if relative < -max_speedup_loss and not beyond_noise:
-            note += "; within noise: the intervals overlap"
+            note += "; within noise"
         changes.append(Change("speedup", key, r["speedup_vs_fp32"], now["speedup_vs_fp32"], relative,
                               relative < -max_speedup_loss and beyond_noise, note))
     return changes
@@ -86,11 +118,13 @@ def accuracy_changes(base: Run, new: Run, max_accuracy_drop: float) -> list[Chan
     return changes
 
 
-def compare_runs(base: Run, new: Run, max_speedup_loss: float, max_accuracy_drop: float) -> list[Change]:
+def compare_runs(base: Run, new: Run, max_speedup_loss: float, max_accuracy_drop: float, rule: str = "mann-whitney",
+                 significance: float = 0.01) -> list[Change]:
     """Every comparable figure, regressions first, then by how far it moved."""
     if not base.latency and base.accuracy is None:
         raise UserError("BASE holds no results to compare")
-    changes = speedup_changes(base, new, max_speedup_loss) + accuracy_changes(base, new, max_accuracy_drop)
+    changes = (speedup_changes(base, new, max_speedup_loss, rule, significance)
+               + accuracy_changes(base, new, max_accuracy_drop))
     scale = {"speedup": 100.0, "accuracy": 1.0}  # a 1% speedup change weighs like one point of accuracy
     return sorted(changes, key=lambda c: (not c.regressed, -abs((c.change or 0) * scale[c.what])))
 

@@ -146,3 +146,30 @@ def batching_throughput(batching: list[dict], path: Path) -> Path:
         ax.margins(x=0.25)
     axes[0].legend(fontsize=7)
     return _save(fig, path)
+
+
+def history_plot(series: dict[str, dict[str, list[tuple[int, float]]]], out: Path, title: str) -> Path:
+    """Speedup over FP32 by run, one panel per machine kind and cell, one line per variant.
+
+    `series`: panel title -> variant -> [(run id, speedup)], oldest first.
+    """
+    plt = _pyplot()
+    fig, axes = _grid(plt, len(series), width=6.0, height=4.0)
+    for ax, (panel, lines) in zip(axes, series.items(), strict=True):
+        for variant, points in sorted(lines.items()):
+            ids, speedups = zip(*points, strict=True)
+            ax.plot(ids, speedups, marker="o", markersize=3, label=variant)
+        ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+        ax.set_yscale("log")
+        _log_axis(ax.yaxis, SPEEDUP_TICKS)
+        ax.set_title(panel, fontsize=8)
+        ax.set_xlabel("run (history id)")
+        ax.set_ylabel("speedup over torch-fp32")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0].legend(fontsize=6, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -392,18 +392,23 @@ def pytest_terminal_summary(terminalreporter, config):
 
 
 def machine_facts(config) -> dict:
-    """CPU model and flags, GPU, library versions and this session's GEMM peaks: once per run, not per result."""
+    """CPU model and flags, GPU and library versions: once per run, not per result.
+
+    Facts only: pytest-benchmark compares the saved run's machine_info with this one's as a whole at
+    --benchmark-compare and warns on any difference, so the GEMM peaks, measured anew each session,
+    stay with the results (each latency result's roofline fields) and the terminal summary.
+    """
     from . import hardware
     from .cache import library_versions
 
-    state = config.stash.get(STATE, None)
-    return {**hardware.describe(), "gemm_peaks_gflops": state.gemm_peaks if state else {},
-            "versions": library_versions()}
+    return {**hardware.describe(), "versions": library_versions()}
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
+    """Our facts where the suite runs: after it ran, or at --benchmark-compare's start (config time) when the command
+    names the suite, so that the saved and the current machine_info are alike."""
     state = config.stash.get(STATE, None)
-    if state is not None and state.engaged:
+    if state is not None and (state.engaged or _names_the_suite(config.args)):
         machine_info["fastbert_variants"] = machine_facts(config)
 
 

@@ -1,5 +1,6 @@
 """pytest-benchmark's own options and pytest-xdist, run on the real suite in a child pytest."""
 
+import json
 import os
 import subprocess
 import sys
@@ -28,3 +29,21 @@ def test_parallel_workers_are_refused_for_timed_tests_in_one_line(unit_cache_dir
     assert result.returncode == 4  # pytest's usage error
     assert "pytest-xdist (-n/--dist) runs tests in parallel workers" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_benchmark_autosave_then_compare_prints_the_comparison_without_a_machine_warning(unit_cache_dir, tmp_path):
+    """pytest-benchmark's own storage: the saved machine_info holds our facts and the current one the same facts, so
+    --benchmark-compare compares without warning that the machine changed (measured GEMM peaks stay out of it)."""
+    test = os.path.join(REPO, "benchmarks", "test_latency.py")
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", test, "--variants", "torch-fp32", "--seq-lens",
+            "16", "--batch-sizes", "1", "--cache-dir", str(unit_cache_dir)]
+    saved = subprocess.run([*args, "--benchmark-autosave"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert saved.returncode == 0, saved.stdout[-3000:]
+    (stored,) = (tmp_path / ".benchmarks").rglob("*.json")
+    facts = json.loads(stored.read_text())["machine_info"]["fastbert_variants"]
+    assert {"cpu", "cpu_isa", "versions"} <= facts.keys() and "gemm_peaks_gflops" not in facts
+    compared = subprocess.run([*args, "--benchmark-compare", "--benchmark-compare-fail=median:200%"],
+                              capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert compared.returncode == 0, compared.stdout[-3000:]
+    assert "Comparing against benchmarks from" in compared.stderr and "(0001_" in compared.stdout
+    assert "machine_info is different" not in compared.stdout + compared.stderr

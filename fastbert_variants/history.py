@@ -1,0 +1,218 @@
+"""Every run kept: speedups and accuracies by commit, branch and kind of machine, in a real database.
+
+SQLAlchemy, so one code path serves the default SQLite file in the cache directory and a team's
+PostgreSQL (`--db URL` or $FASTBERT_VARIANTS_DB). Alembic owns the schema (fastbert_variants/migrations):
+opening a history upgrades it to the newest revision, so an older database is migrated, never
+rewritten by hand. A run's results keep their raw block ratios, so a new run can be tested against
+the pooled blocks of the last runs of a branch, on the same kind of machine.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, create_engine, select
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from .errors import UserError
+from .runs import Run
+from .timing import median_ci
+
+DB_ENV = "FASTBERT_VARIANTS_DB"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StoredRun(Base):
+    """One run of the suite: where and on what it ran."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ran_at: Mapped[str | None] = mapped_column(String(40))  # pytest-benchmark's datetime, as written
+    commit_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    branch: Mapped[str] = mapped_column(String(200), index=True)
+    dirty: Mapped[bool | None] = mapped_column(Boolean)
+    machine_kind: Mapped[str] = mapped_column(String(300), index=True)
+    machine: Mapped[dict] = mapped_column(JSON)  # machine_info's fastbert_variants facts
+    model: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(1000))  # the files it was read from
+    latency: Mapped[list[StoredLatency]] = relationship(back_populates="run", cascade="all, delete-orphan")
+    accuracy: Mapped[list[StoredAccuracy]] = relationship(back_populates="run", cascade="all, delete-orphan")
+
+
+class StoredLatency(Base):
+    __tablename__ = "latency_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    device: Mapped[str] = mapped_column(String(16))
+    variant: Mapped[str] = mapped_column(String(100), index=True)
+    batch_size: Mapped[int] = mapped_column(Integer)
+    seq_len: Mapped[int] = mapped_column(Integer)
+    cell: Mapped[str] = mapped_column(String(100))
+    median_ms: Mapped[float] = mapped_column(Float)
+    speedup: Mapped[float] = mapped_column(Float)
+    result: Mapped[dict] = mapped_column(JSON)  # the whole extra_info, block ratios included
+    run: Mapped[StoredRun] = relationship(back_populates="latency")
+
+
+class StoredAccuracy(Base):
+    __tablename__ = "accuracy_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(200))  # cpu/ort-int8-dynamic, cpu/ort-int8-dynamic/long-texts
+    accuracy: Mapped[float] = mapped_column(Float)
+    drop_points: Mapped[float] = mapped_column(Float)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    result: Mapped[dict] = mapped_column(JSON)
+    run: Mapped[StoredRun] = relationship(back_populates="accuracy")
+
+
+def database_url(given: str | None, cache_dir: Path) -> str:
+    """--db, else $FASTBERT_VARIANTS_DB, else an SQLite file in the cache directory."""
+    url = given or os.environ.get(DB_ENV)
+    if not url:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{cache_dir / 'history.sqlite'}"
+    if url.startswith(("postgresql://", "postgres://")):  # SQLAlchemy's default driver for these is psycopg2
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _shown(url: str) -> str:
+    """The URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def open_history(url: str):
+    """An engine on the history at `url`, its schema migrated to Alembic's head; one-line errors."""
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, ValueError) as exc:
+        raise UserError(f"--db {url!r} is not a database URL ({exc}); e.g. sqlite:///history.sqlite or "
+                        "postgresql://user:password@host/dbname") from None
+    except (NoSuchModuleError, ImportError) as exc:
+        raise UserError(f"no driver for {_shown(url)} ({exc}); for PostgreSQL: pip install 'fastbert-variants[postgres]'"
+                        ) from None
+    try:
+        migrate(engine)
+    except (OperationalError, ProgrammingError) as exc:
+        raise UserError(f"cannot open the history at {_shown(url)}: {str(exc.orig).strip().splitlines()[0]}") from None
+    return engine
+
+
+def migrate(engine, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def machine_kind(run: Run) -> str:
+    """What makes two runs' speedups comparable: the CPU, its instruction set, the threads and the GPU."""
+    first = run.first
+    facts = run.machine or first  # runs written before machine_info held our facts kept them per result
+    kind = f"{facts.get('cpu') or 'unknown CPU'} ({facts.get('cpu_isa') or '?'}), {first.get('threads', '?')} threads"
+    return kind + (f", {facts['gpu']}" if facts.get("gpu") else "")
+
+
+def add_run(engine, run: Run, branch: str | None = None, commit: str | None = None,
+            kind: str | None = None) -> StoredRun:
+    branch = branch or run.commit.get("branch")
+    if not branch or branch == "(unknown)":
+        raise UserError(f"{run.sources[0]} does not say its git branch (run outside a checkout, or a detached HEAD): "
+                        "pass --branch NAME")
+    if not run.latency and not run.accuracy:
+        raise UserError(f"{', '.join(run.sources)} holds no results to keep")
+    stored = StoredRun(
+        added_at=datetime.now(timezone.utc), ran_at=run.datetime, commit_id=commit or run.commit.get("id"),
+        branch=branch, dirty=run.commit.get("dirty"), machine_kind=kind or machine_kind(run), machine=run.machine,
+        model=run.first.get("model") or next(iter((run.accuracy or {}).values()), {}).get("model"),
+        source=", ".join(run.sources),
+        latency=[StoredLatency(device=r["device"], variant=r["variant"], batch_size=r["batch_size"], seq_len=r["seq_len"],
+                               cell=r["cell"], median_ms=r["median_ms"], speedup=r["speedup_vs_fp32"], result=r)
+                 for r in run.latency],
+        accuracy=[StoredAccuracy(key=key, accuracy=r["scores"]["accuracy"], drop_points=r["drop_points"],
+                                 passed=r["passed"], result=r) for key, r in (run.accuracy or {}).items()],
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        session.add(stored)
+        session.commit()
+        _ = stored.latency, stored.accuracy
+    return stored
+
+
+def stored_runs(engine, branch: str | None = None, kind: str | None = None, last: int | None = None
+                ) -> list[StoredRun]:
+    """Runs oldest first; with `last`, the newest `last` of them."""
+    query = select(StoredRun).order_by(StoredRun.id.desc())
+    if branch:
+        query = query.where(StoredRun.branch == branch)
+    if kind:
+        query = query.where(StoredRun.machine_kind == kind)
+    if last:
+        query = query.limit(last)
+    with Session(engine, expire_on_commit=False) as session:
+        runs = list(session.scalars(query))
+        for run in runs:
+            _ = run.latency, run.accuracy
+    return runs[::-1]
+
+
+@dataclass
+class HistoryBaseline:
+    run: Run
+    stored: list[StoredRun]
+
+    def describe(self) -> str:
+        ids = ", ".join(f"#{r.id} {(r.commit_id or '?')[:8]}" for r in self.stored)
+        return f"the median of {len(self.stored)} run(s) of {self.stored[0].branch} on {self.stored[0].machine_kind}: {ids}"
+
+
+def baseline(engine, branch: str, kind: str, last: int) -> HistoryBaseline:
+    """A Run made of the last runs: per result, the median speedup, and the blocks of every run pooled for the test;
+    per accuracy record, the median accuracy, passed if most runs passed."""
+    if last < 1:
+        raise UserError(f"--last must be 1 or more, got {last}")
+    stored = stored_runs(engine, branch, kind, last)
+    if not stored:
+        known = sorted({(r.branch, r.machine_kind) for r in stored_runs(engine)})
+        raise UserError(f"the history holds no run of branch {branch!r} on {kind!r}; it holds: "
+                        + ("; ".join(f"{b} on {k}" for b, k in known) or "nothing yet (fastbert-variants history add)"))
+    latency: dict[tuple, list[dict]] = {}
+    for run in stored:
+        for result in run.latency:
+            latency.setdefault((result.cell, result.variant), []).append(result.result)
+    pooled = []
+    for results in latency.values():
+        ratios = [x for r in results for x in r.get("speedup_block_ratios") or []]
+        speedup = statistics.median(r["speedup_vs_fp32"] for r in results)
+        pooled.append({**results[-1], "speedup_vs_fp32": speedup, "speedup_block_ratios": ratios,
+                       "speedup_ci95": list(median_ci(ratios)) if ratios else results[-1]["speedup_ci95"],
+                       "median_ms": statistics.median(r["median_ms"] for r in results)})
+    accuracy: dict[str, list[dict]] = {}
+    for run in stored:
+        for record in run.accuracy:
+            accuracy.setdefault(record.key, []).append(record.result)
+    merged = {key: {**records[-1], "scores": {**records[-1]["scores"],
+                                              "accuracy": statistics.median(r["scores"]["accuracy"] for r in records)},
+                    "passed": 2 * sum(r["passed"] for r in records) > len(records)}
+              for key, records in accuracy.items()}
+    run = Run(latency=pooled, accuracy=merged or None, sources=[f"history #{r.id}" for r in stored])
+    return HistoryBaseline(run, stored)

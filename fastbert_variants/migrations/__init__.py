@@ -1,0 +1,1 @@
+"""Alembic's migrations of the results history (fastbert_variants.history); `history.migrate` runs them."""

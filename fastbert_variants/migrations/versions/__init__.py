@@ -1,0 +1,1 @@
+"""One revision per schema change, newest last; made with `alembic revision` against this folder."""

@@ -1,0 +1,180 @@
+"""The results history, the same tests on SQLite and on a real PostgreSQL server started for them."""
+
+import copy
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastbert_variants.cli import main
+
+MACHINE = {"cpu": "AMD EPYC", "cpu_isa": "avx2", "gpu": None, "versions": {"torch": "2.13.0"}}
+SPEEDUPS = {"ort-fp32": 1.3, "ort-int8-dynamic": 1.6, "torchscript": 1.02}
+CELLS = ("cpu-b1-s16", "cpu-b1-s128")
+
+
+def benchmark_json(seed: int, commit: str, slower: dict | None = None) -> dict:
+    """A run as the suite writes it: per result 12 block ratios around its speedup (3% noise)."""
+    rng = np.random.default_rng(seed)
+    results = []
+    for cell in CELLS:
+        for variant, speedup in {"torch-fp32": 1.0, **SPEEDUPS}.items():
+            speedup /= (slower or {}).get(variant, 1.0)
+            ratios = [1.0] * 12 if variant == "torch-fp32" else list(speedup * rng.normal(1, 0.03, 12))
+            results.append({"variant": variant, "device": "cpu", "batch_size": 1, "seq_len": int(cell.split("s")[-1]),
+                            "cell": cell, "threads": 2, "median_ms": 10 / speedup, "model": "default",
+                            "speedup_vs_fp32": float(np.median(ratios)), "speedup_ci95": [min(ratios), max(ratios)],
+                            "speedup_block_ratios": ratios})
+    return {"machine_info": {"fastbert_variants": MACHINE}, "datetime": "2026-11-23T10:00:00",
+            "commit_info": {"id": commit, "branch": "main", "dirty": False},
+            "benchmarks": [{"name": f"test_latency[{r['cell']}-{r['variant']}]", "extra_info": r} for r in results]}
+
+
+def accuracy_json(ort_int8: float = 0.8600) -> dict:
+    def record(variant, accuracy, fp32=0.8628):
+        return {"variant": variant, "device": "cpu", "rows": 4506, "fp32": {"accuracy": fp32},
+                "scores": {"accuracy": accuracy}, "comparison": {}, "drop_points": 100 * (fp32 - accuracy),
+                "drop_relative_percent": 0.0, "passed": fp32 - accuracy <= 0.01, "gate": {}}
+
+    return {"cpu/ort-fp32": record("ort-fp32", 0.8628), "cpu/ort-int8-dynamic": record("ort-int8-dynamic", ort_int8)}
+
+
+def write_run(folder: Path, bench: dict, acc: dict) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "benchmark.json").write_text(json.dumps(bench))
+    (folder / "accuracy.json").write_text(json.dumps(acc))
+    return folder
+
+
+def _postgres_binaries() -> Path | None:
+    for found in [shutil.which("pg_ctl")] + sorted(map(str, Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")))[::-1]:
+        if found and Path(found).with_name("initdb").exists():
+            return Path(found).parent
+    return None
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A PostgreSQL server of Debian's package, on loopback, for this module; stopped after it."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'fastbert-variants[postgres]')")
+    binaries = _postgres_binaries()
+    if binaries is None:
+        pytest.skip("no PostgreSQL server binaries (Debian: apt-get install postgresql); .ci/run installs them")
+    folder = Path(tempfile.mkdtemp(prefix="fastbert-postgres-"))  # not under pytest's tmp: its parents are root's, 0700
+    as_user = []
+    if os.geteuid() == 0:  # initdb refuses root: run the server as Debian's postgres user
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(folder, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = folder / "data"
+    subprocess.run([*as_user, binaries / "initdb", "-D", data, "-U", "fbv", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, binaries / "pg_ctl", "-D", data, "-l", folder / "log", "-w", "-o",
+                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    yield f"postgresql://fbv@127.0.0.1:{port}/postgres"
+    subprocess.run([*as_user, binaries / "pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'history.sqlite'}"
+    url = request.getfixturevalue("postgres_url")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:  # each test on an empty database
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+def test_the_models_match_the_migrations(db):
+    """Alembic's autogenerate finds nothing to do after upgrading to head: the schema is the migrations' alone."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from fastbert_variants import history
+
+    engine = history.open_history(history.database_url(db, Path(".")))
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), history.Base.metadata) == []
+        assert MigrationContext.configure(connection).get_current_revision() == "0001"
+
+
+def test_three_runs_added_shown_plotted_then_gating_a_new_run(db, tmp_path, capsys):
+    for i in range(3):
+        run = write_run(tmp_path / f"run{i}", benchmark_json(i, f"c0ffee{i}"), accuracy_json())
+        assert main(["history", "add", str(run), "--db", db]) == 0
+        assert f"stored run #{i + 1}" in capsys.readouterr().out
+
+    plot = tmp_path / "history.png"
+    assert main(["history", "show", "--db", db, "--plot", str(plot)]) == 0
+    shown = capsys.readouterr().out
+    assert "AMD EPYC (avx2), 2 threads: cpu-b1-s128" in shown
+    assert any(line.split() == ["variant", "#1", "#2", "#3"] for line in shown.splitlines())
+    assert plot.stat().st_size > 10_000
+
+    same = write_run(tmp_path / "same", benchmark_json(7, "c0ffee7"), accuracy_json())
+    assert main(["compare", str(same), "--against-history", "main", "--last", "5", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "BASE: the median of 3 run(s) of main on AMD EPYC (avx2), 2 threads" in out and "0 regression(s)" in out
+
+    slower = write_run(tmp_path / "slower", benchmark_json(8, "bad", slower={"ort-int8-dynamic": 1.2}), accuracy_json())
+    assert main(["compare", str(slower), "--against-history", "main", "--db", db]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    regressed = [line for line in lines if line.startswith("REGRESSED")]
+    assert len(regressed) == 2 and all("ort-int8-dynamic" in line and "Mann-Whitney" in line for line in regressed)
+
+    lossy = write_run(tmp_path / "lossy", benchmark_json(9, "lossy"), accuracy_json(ort_int8=0.8400))
+    assert main(["compare", str(lossy), "--against-history", "main", "--db", db]) == 1
+    assert "cpu/ort-int8-dynamic" in capsys.readouterr().out
+
+
+def test_history_errors_are_one_line(db, tmp_path, capsys):
+    bench = benchmark_json(0, "abc")
+    bench["commit_info"] = {"error": "not a git repository"}
+    run = write_run(tmp_path / "nobranch", bench, accuracy_json())
+    assert main(["history", "add", str(run), "--db", db]) == 2
+    assert "does not say its git branch" in capsys.readouterr().err
+    assert main(["history", "add", str(run), "--db", db, "--branch", "feature"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(run), "--against-history", "main", "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert "holds no run of branch 'main'" in err and "feature on AMD EPYC" in err and len(err.splitlines()) == 1
+    assert main(["history", "show", "--db", "nonsense://x"]) == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_a_history_that_cannot_be_reached_is_one_line(tmp_path, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    started = time.monotonic()
+    assert main(["history", "show", "--db", f"postgresql://nobody@127.0.0.1:{port}/none"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the history at postgresql+psycopg://nobody@127.0.0.1" in err and len(err.splitlines()) == 1
+    assert time.monotonic() - started < 30
+
+
+def test_compare_says_which_test_it_used(tmp_path, capsys):
+    base = write_run(tmp_path / "base", benchmark_json(0, "a"), accuracy_json())
+    old = copy.deepcopy(benchmark_json(1, "b"))
+    for entry in old["benchmarks"]:
+        del entry["extra_info"]["speedup_block_ratios"]  # a run written before block ratios were kept
+    new = write_run(tmp_path / "old", old, accuracy_json())
+    assert main(["compare", str(base), str(new), "--max-speedup-loss", "0"]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "(no block ratios kept: intervals)" in out
+    assert main(["compare", str(base), str(base), "--rule", "intervals"]) == 0
+    assert "the 95% intervals of the median not meeting" in capsys.readouterr().out
