@@ -28,6 +28,10 @@ def test_accuracy_within_threshold(scorer, suite_state, accuracy_case):
 
 @pytest.mark.usefixtures("trained_model")
 def test_long_text_accuracy_within_threshold(long_text_scorer, suite_state, accuracy_case):
+    precision = suite_state.workbench.variant(accuracy_case[1]).recipe.precision
+    if precision == "fp32" and not suite_state.profile.long_texts_lossless:
+        pytest.skip(f"an fp32 variant: gated on the long texts in --suite-profile full, not {suite_state.profile_name} "
+                    "(fp32 graphs flipped none of them in every full run)")
     _gate(long_text_scorer, suite_state, accuracy_case, LONG_TEXTS)
 
 
