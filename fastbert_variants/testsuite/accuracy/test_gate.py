@@ -33,6 +33,10 @@ class PerturbedClassifier(Variant):
 def test_gate_fails_a_degraded_variant(workbench, scorer, suite_state):
     if "cpu" not in suite_state.devices:
         pytest.skip("the gate's own check scores on the CPU; it runs when --devices includes cpu")
+    if workbench.dataset_spec.name != "default" or workbench.model_spec != "default":
+        pytest.skip("the gate's own check uses a perturbation measured on the default model and dataset (2.8 points "
+                    "lost); on another model or dataset the same noise may cost nothing or even help (seen: -3.4 "
+                    "points on 400 rows), so it proves nothing there")
     workbench.add_variant(PerturbedClassifier("degraded-fp32", ("cpu",), "torch", "FP32 with a noisy classifier"))
     gate = Gate(max_points=1.0, max_relative_percent=1.0)
     for max_rows in (None, 500):  # every row, and the sample that a slow variant is gated on
