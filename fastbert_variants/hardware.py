@@ -147,7 +147,30 @@ def gpu_name() -> str | None:
     return torch.cuda.get_device_name()
 
 
+def gpu_details() -> dict | None:
+    """What a CUDA figure depends on beyond the GPU's name: driver, CUDA and cuDNN versions, maximum clocks (nvidia-smi's,
+    where it is on the PATH; left out where it is not)."""
+    if not cuda_available():
+        return None
+    import shutil
+    import subprocess
+
+    import torch
+
+    details = {"name": torch.cuda.get_device_name(), "capability": ".".join(map(str, torch.cuda.get_device_capability())),
+               "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}
+    if shutil.which("nvidia-smi"):
+        fields = ("driver_version", "clocks.max.sm", "clocks.max.mem", "power.limit")  # stable ones: machine_info
+        try:
+            out = subprocess.run(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=20).stdout.splitlines()
+            details.update(zip(fields, (v.strip() for v in out[0].split(",")), strict=False))
+        except (OSError, subprocess.SubprocessError, IndexError):
+            pass
+    return details
+
+
 def describe() -> dict:
     return {"cpu": cpu_name(), "cpu_isa": cpu_isa(), "cpu_features": list(cpu_features()),
             "int8_dot_product": has_int8_dot_product(), "native_bf16": cpu_has_native_bf16(),
-            "physical_cores": physical_cores(), "gpu": gpu_name()}
+            "physical_cores": physical_cores(), "gpu": gpu_name(), "gpu_details": gpu_details()}

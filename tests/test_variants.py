@@ -60,3 +60,18 @@ def test_variant_matches_fp32(default_bench, fixed_batch, fp32_logits, device, n
     assert not flipped.size, f"{name} flips rows FP32 is sure of (FP32 margins {margin[flipped].round(2).tolist()})"
     assert runner.size_bytes > 0 and runner.info["threads"] == 2
     default_bench.release(name, device)
+
+
+def test_io_binding_runner_gives_the_same_logits_with_the_cpu_provider(default_bench):
+    """The CUDA variants' IO binding (inputs on the device before timing, logits left there), on the CPU provider."""
+    from fastbert_variants.variants.onnxruntime import IoBoundOrtRunner
+
+    plain = default_bench.runner("ort-fp32", "cpu")
+    bound = IoBoundOrtRunner(variant=plain.variant, device="cpu", size_bytes=plain.size_bytes,
+                             build_seconds=plain.build_seconds, session=plain.session, device_type="cpu")
+    batch = next(padded_batches(default_bench.source.tokenizer, ["the car drives itself", "i hate this"], 2, 32))
+    prepared = bound.prepare(batch)
+    assert all(type(v).__name__ == "OrtValue" and v.device_name().lower() == "cpu" for v in prepared.values())
+    logits = bound.run(prepared)
+    assert type(logits).__name__ == "OrtValue"  # left where the provider put it, not copied back inside run
+    np.testing.assert_allclose(bound.to_numpy(logits), plain(batch), rtol=0, atol=1e-5)
