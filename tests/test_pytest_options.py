@@ -42,7 +42,9 @@ def test_benchmark_autosave_then_compare_prints_the_comparison_without_a_machine
     (stored,) = (tmp_path / ".benchmarks").rglob("*.json")
     facts = json.loads(stored.read_text())["machine_info"]["fastbert_variants"]
     assert {"cpu", "cpu_isa", "versions"} <= facts.keys() and "gemm_peaks_gflops" not in facts
-    compared = subprocess.run([*args, "--benchmark-compare", "--benchmark-compare-fail=median:200%"],
+    # No --benchmark-compare-fail: absolute times on a shared machine move by far more than any fair bound (a
+    # run beside other work measured 15x), and what is checked here is that the comparison is made and printed.
+    compared = subprocess.run([*args, "--benchmark-compare"],
                               capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert compared.returncode == 0, compared.stdout[-3000:]
     assert "Comparing against benchmarks from" in compared.stderr and "(0001_" in compared.stdout
