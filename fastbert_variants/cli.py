@@ -199,7 +199,7 @@ def cmd_history_add(args) -> int:
     run = load_run(args.run, *filter(None, [args.accuracy]))
     url = history.database_url(args.db, options.cache_dir(args))
     stored = history.add_run(history.open_history(url), run, args.branch, args.commit, args.machine_kind)
-    print(f"stored run #{stored.id} in {history._shown(url)}: branch {stored.branch}, commit "
+    print(f"stored run #{stored.id} in {history.shown_url(url)}: branch {stored.branch}, commit "
           f"{(stored.commit_id or '?')[:12]}, {stored.machine_kind}; {len(stored.latency)} latency and "
           f"{len(stored.accuracy)} accuracy results")
     return 0
@@ -214,7 +214,7 @@ def cmd_history_show(args) -> int:
     url = history.database_url(args.db, options.cache_dir(args))
     runs = history.stored_runs(history.open_history(url), args.branch, args.machine_kind, args.last)
     if not runs:
-        raise UserError(f"the history at {history._shown(url)} holds no runs"
+        raise UserError(f"the history at {history.shown_url(url)} holds no runs"
                         + (f" of branch {args.branch}" if args.branch else "") + "; add one: fastbert-variants history "
                         "add RUN.json")
     series: dict[str, dict[str, list]] = {}
@@ -236,7 +236,7 @@ def cmd_history_show(args) -> int:
     if args.plot:
         from .plots import history_plot
 
-        out = history_plot(series, Path(args.plot), f"speedup over torch-fp32 by run ({history._shown(url)})")
+        out = history_plot(series, Path(args.plot), f"speedup over torch-fp32 by run ({history.shown_url(url)})")
         print(f"wrote {out}")
     return 0
 

@@ -86,7 +86,7 @@ def database_url(given: str | None, cache_dir: Path) -> str:
     return url
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """The URL without its password."""
     from sqlalchemy.engine import make_url
 
@@ -104,12 +104,12 @@ def open_history(url: str):
         raise UserError(f"--db {url!r} is not a database URL ({exc}); e.g. sqlite:///history.sqlite or "
                         "postgresql://user:password@host/dbname") from None
     except (NoSuchModuleError, ImportError) as exc:
-        raise UserError(f"no driver for {_shown(url)} ({exc}); for PostgreSQL: pip install 'fastbert-variants[postgres]'"
+        raise UserError(f"no driver for {shown_url(url)} ({exc}); for PostgreSQL: pip install 'fastbert-variants[postgres]'"
                         ) from None
     try:
         migrate(engine)
     except (OperationalError, ProgrammingError) as exc:
-        raise UserError(f"cannot open the history at {_shown(url)}: {str(exc.orig).strip().splitlines()[0]}") from None
+        raise UserError(f"cannot open the history at {shown_url(url)}: {str(exc.orig).strip().splitlines()[0]}") from None
     return engine
 
 

@@ -53,6 +53,12 @@ def write_run(folder: Path, bench: dict, acc: dict) -> Path:
     return folder
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _postgres_binaries() -> Path | None:
     for found in [shutil.which("pg_ctl")] + sorted(map(str, Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")))[::-1]:
         if found and Path(found).with_name("initdb").exists():
@@ -72,9 +78,7 @@ def postgres_url():
     if os.geteuid() == 0:  # initdb refuses root: run the server as Debian's postgres user
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(folder, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     data = folder / "data"
     subprocess.run([*as_user, binaries / "initdb", "-D", data, "-U", "fbv", "--auth=trust", "-E", "UTF8"],
                    check=True, capture_output=True)
@@ -157,9 +161,7 @@ def test_history_errors_are_one_line(db, tmp_path, capsys):
 
 
 def test_a_history_that_cannot_be_reached_is_one_line(tmp_path, capsys):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens there once closed
+    port = _free_port()  # nothing listens there once it is closed
     started = time.monotonic()
     assert main(["history", "show", "--db", f"postgresql://nobody@127.0.0.1:{port}/none"]) == 2
     err = capsys.readouterr().err
