@@ -42,7 +42,7 @@ MANIFEST = "fastbert-manifest.json"
 # Errors that say the cache's disk, not the build, is at fault.
 DISK_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
 VERSIONED_PACKAGES = ("torch", "transformers", "onnx", "onnxruntime", "onnxruntime-gpu", "optimum", "optimum-onnx", "torchao",
-                      "openvino", "nncf")
+                      "openvino", "nncf", "triton", "tensorrt")
 
 
 def library_versions() -> dict[str, str]:

@@ -42,11 +42,21 @@ def exact_length_batch(tokenizer, texts: list[str], seq_len: int, batch_size: in
 
 
 def padded_batches(tokenizer, texts: list[str], batch_size: int, max_length: int,
-                   padding: str | bool = "longest") -> Iterator[TokenBatch]:
-    """Batches in order, each padded to its longest text (or `padding="max_length"`), truncated to max_length."""
+                   padding: str | bool = "longest", pad_to_multiple: int | None = None) -> Iterator[TokenBatch]:
+    """Batches in order, each padded to its longest text (or `padding="max_length"`), truncated to max_length.
+
+    `pad_to_multiple`: each batch's longest text rounded up to a multiple of that many tokens (at most
+    max_length), for a variant that compiles a graph per shape: a few lengths instead of every one.
+    """
     for start in range(0, len(texts), batch_size):
-        encoded = tokenizer(texts[start : start + batch_size], padding=padding, truncation=True,
-                            max_length=max_length, return_tensors="np", return_token_type_ids=True)
+        chunk, length = texts[start : start + batch_size], max_length
+        if pad_to_multiple and padding == "longest":
+            longest = max(len(ids) for ids in tokenizer(chunk, truncation=True, max_length=max_length)["input_ids"])
+            length, padding_here = min(max_length, -(-longest // pad_to_multiple) * pad_to_multiple), "max_length"
+        else:
+            padding_here = padding
+        encoded = tokenizer(chunk, padding=padding_here, truncation=True,
+                            max_length=length, return_tensors="np", return_token_type_ids=True)
         yield {k: encoded[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
 
 

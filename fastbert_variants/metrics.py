@@ -13,15 +13,26 @@ def predict_logits(runner, tokenizer, texts: list[str], max_length: int, batch_s
     """Logits for every text, in the texts' order, each text truncated at max_length tokens.
 
     Texts are batched in order of length, each batch padded to its longest text, so short texts cost
-    nothing for a long max_length; the same batches go to every variant, so scores stay paired.
+    nothing for a long max_length; the same batches go to every variant, so scores stay paired. A runner
+    that compiles a graph per shape asks for lengths rounded up to a multiple (`pad_to_multiple`), and gets
+    the last, short batch filled up with copies of its first row (their logits dropped): the same rows, more
+    padding, masked out, and a few shapes instead of a hundred.
     """
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
     order = np.argsort(lengths, kind="stable")
-    batches = padded_batches(tokenizer, [texts[i] for i in order], batch_size, max_length)
-    chunks = [runner(batch) for batch in progress.bar(batches, total=-(-len(texts) // batch_size), desc=desc,
-                                                       unit="batch")]
+    fixed_shapes = getattr(runner, "pad_to_multiple", None)
+    batches = padded_batches(tokenizer, [texts[i] for i in order], batch_size, max_length, pad_to_multiple=fixed_shapes)
+
+    def call(batch):
+        rows = len(batch["input_ids"])
+        if fixed_shapes and rows < batch_size:
+            batch = {k: np.concatenate([v, np.repeat(v[:1], batch_size - rows, axis=0)]) for k, v in batch.items()}
+        return runner(batch)[:rows]
+
+    chunks = [call(batch) for batch in progress.bar(batches, total=-(-len(texts) // batch_size), desc=desc,
+                                                     unit="batch")]
     logits = np.empty((len(texts), chunks[0].shape[1]), dtype=np.float32)
     logits[order] = np.concatenate(chunks)
     return logits

@@ -246,6 +246,22 @@ def _marks(state: SuiteState, device: str, variant: str) -> list:
     return marks + [pytest.mark.skip(reason=skip)] * bool(skip)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A variant found unable to run here in the middle of a test (a compile that fails at its first call) skips
+    the test with the reason, as one found so at build time does."""
+    try:
+        return (yield)
+    except Exception as exc:
+        state = item.config.stash.get(STATE, None)
+        if state is not None and state.engaged:
+            from .variants.base import VariantUnavailable
+
+            if isinstance(exc, VariantUnavailable):
+                pytest.skip(str(exc))
+        raise
+
+
 # --- session fixtures: every test of the suite shares one workbench, so each variant is built once ---
 
 @pytest.fixture(scope="session")
@@ -354,6 +370,7 @@ def pytest_terminal_summary(terminalreporter, config):
         accuracy_rows,
         batching_rows,
         build_rows,
+        kernel_rows,
         recommend,
         recommendation_lines,
         roofline_rows,
@@ -380,6 +397,9 @@ def pytest_terminal_summary(terminalreporter, config):
         section("=", "fastbert-variants: build and compile seconds (a second run on the same cache builds nothing; "
                      "compiled variants retrace, reusing inductor's C++ kernels)")
         write(text_table(build_rows(state.latency_results)))
+        if any(r.get("kernels") for r in state.latency_results):
+            section("=", "fastbert-variants: attention kernel per cell (one profiled call after warm-up)")
+            write(text_table(kernel_rows(state.latency_results)))
     if state.accuracy_results:
         section("=", "fastbert-variants: accuracy against torch-fp32 on the same rows (gated: the drop)")
         write(text_table(accuracy_rows(state.accuracy_results)))

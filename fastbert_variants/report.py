@@ -161,6 +161,12 @@ def build_rows(results: list[dict]) -> list[list[str]]:
                           cell_header=lambda cell: f"compile s {cell}")
 
 
+def kernel_rows(results: list[dict]) -> list[list[str]]:
+    """One row per variant, one column per cell: the attention kernel SDPA chose (torch variants; '-' for others)."""
+    return _per_cell_rows(results, ["variant"], lambda r: [r["variant"]],
+                          lambda r: (r.get("kernels") or {}).get("attention_kernel", "-"))
+
+
 def conditions(results: list[dict], machine: dict | None = None) -> str:
     """The run's conditions: from its results, and the machine facts its machine_info holds (older runs kept them
     in every result)."""
@@ -168,9 +174,15 @@ def conditions(results: list[dict], machine: dict | None = None) -> str:
     machine = machine or first
     versions = machine.get("versions", {})
     pause = f" pause_between_blocks={first['interleave_pause_s']}s" if first.get("interleave_pause_s") is not None else ""
+    gpu = machine.get("gpu_details") or {}
+    gpu_facts = "".join(f" {name}={gpu[key]}" for name, key in (("driver", "driver_version"), ("cuda", "cuda"),
+                                                                ("cudnn", "cudnn"), ("max_sm_clock", "clocks.max.sm"))
+                        if gpu.get(key) is not None)
+    sync = next((f"; cuda sync: {r['sync']}" for r in results if r.get("device") == "cuda" and r.get("sync")), "")
     return (f"model={first.get('model')} threads={first['threads']} warmup_rounds={first.get('warmup_rounds')}{pause} "
-            f"cpu={machine.get('cpu', '?')} cpu_isa={machine.get('cpu_isa')} gpu={machine.get('gpu')} torch={versions.get('torch')} "
-            f"onnxruntime={versions.get('onnxruntime')}; same inputs per cell for every variant")
+            f"cpu={machine.get('cpu', '?')} cpu_isa={machine.get('cpu_isa')} gpu={machine.get('gpu')}{gpu_facts} "
+            f"torch={versions.get('torch')} onnxruntime={versions.get('onnxruntime')}; same inputs per cell for every "
+            f"variant{sync}")
 
 
 def speedup_table(results: list[dict], machine: dict | None = None) -> str:

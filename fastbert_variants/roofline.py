@@ -135,7 +135,22 @@ def gemm_peaks(device: str = "cpu", threads: int | None = None) -> dict:
     if int8:
         peaks["int8"] = max(int8.values())
         peaks["int8_kernels"] = int8
+    if device == "cuda" and torch.cuda.get_device_capability() >= (8, 9):
+        try:
+            peaks["fp8"] = round(_best_rate(_fp8_matmul(n), flops), 1)
+        except (RuntimeError, TypeError, AttributeError):  # a torch without _scaled_mm's float8 path
+            pass
     return peaks
+
+
+def _fp8_matmul(n: int):
+    """float8 e4m3 x e4m3 -> bf16 through torch._scaled_mm (cuBLASLt), the kernel torchao's float8 linears call."""
+    import torch
+
+    a = torch.randn(n, n, device="cuda").to(torch.float8_e4m3fn)
+    b = torch.randn(n, n, device="cuda").to(torch.float8_e4m3fn).t()  # column-major, as _scaled_mm wants
+    scale = torch.tensor(1.0, device="cuda")
+    return lambda: _sync(torch._scaled_mm(a, b, scale_a=scale, scale_b=scale, out_dtype=torch.bfloat16), "cuda")
 
 
 def roofline(config, batch_size: int, seq_len: int, median_s: float, precision: str, peaks: dict) -> dict:

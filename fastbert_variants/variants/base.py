@@ -11,6 +11,10 @@ Contract, for a newcomer adding a family:
   whatever the backend eats (outside any timing); `run(prepared)` is the timed call and returns
   only when the work is done (CUDA synchronized); `__call__(batch)` gives numpy logits
   `[batch, num_labels]`. Tests never learn whether it is torch or ONNX Runtime underneath.
+  `kernel_report(prepared)` says, for the record, which kernels a backend chose for those inputs;
+  `pad_to_multiple` asks scoring to pad batches to a multiple of that many tokens (a variant that
+  compiles one graph per shape). A failure that means "cannot run here" (a compile this model or
+  device does not take) is raised as VariantUnavailable, from `build` or from a first call.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from ..sources import ModelSource
 
 DEVICES = ("cpu", "cuda")
 # Optional backends and the pip extra that installs them (pyproject.toml's optional-dependencies).
-EXTRA_OF = {"openvino": "openvino", "nncf": "openvino"}
+EXTRA_OF = {"openvino": "openvino", "nncf": "openvino", "onnxruntime": "cpu"}
 # Variant fields that say how to report or schedule a variant, not what to build: left out of cache keys.
 NOT_BUILT_FROM = ("description", "library", "slow_without", "advisory_gate")
 
@@ -75,6 +79,7 @@ class Runner(ABC):
     build_seconds: float
     info: dict = field(default_factory=dict)
     compile_seconds: dict = field(default_factory=dict)  # (batch, seq_len) -> the first call's seconds, if it compiles
+    pad_to_multiple: int | None = None  # scoring pads each batch's length to a multiple of this (None: to its longest)
 
     @abstractmethod
     def prepare(self, batch: TokenBatch) -> Any:
@@ -91,6 +96,10 @@ class Runner(ABC):
     def __call__(self, batch: TokenBatch) -> np.ndarray:
         return self.to_numpy(self.run(self.prepare(batch)))
 
+    def kernel_report(self, prepared: Any) -> dict:
+        """What the backend chose to run for these inputs (attention kernel, ...), outside any timing; {} if unknown."""
+        return {}
+
 
 @dataclass(frozen=True)
 class Variant(ABC):
@@ -103,7 +112,7 @@ class Variant(ABC):
     # CPU features (hardware.FEATURE_FLAGS, or the groups "int8_dot_product" and "native_bf16") without which every
     # call takes many times FP32's: the variant is then marked slow, left out of the quick profile, and gated on a sample.
     slow_without: tuple[str, ...] = ()
-    compiles: bool = False  # compiles for each new input shape (tens of seconds): marked slow, left out of quick
+    compiles: bool = False  # compiles for each new input shape (tens of seconds): on CPU marked slow, left out of quick
     # A library's own default recipe, kept beside an accuracy-preserving one to show what it costs: a failed gate
     # excludes it from the recommendation and is reported (xfail, FAIL in the tables), but does not fail the run.
     advisory_gate: bool = False
@@ -119,7 +128,9 @@ class Variant(ABC):
             return f"{self.name} runs on {' and '.join(self.devices)} only"
         missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
         if missing:
-            extras = sorted({EXTRA_OF[m] for m in missing if m in EXTRA_OF})
+            # ONNX Runtime's GPU build is the `cuda` extra; its CPU build the `cpu` one.
+            extra_of = {**EXTRA_OF, "onnxruntime": "cuda" if device == "cuda" else "cpu"}
+            extras = sorted({extra_of[m] for m in missing if m in extra_of})
             hint = f": pip install 'fastbert-variants[{','.join(extras)}]'" if extras else ""
             return f"needs the Python package(s) {', '.join(missing)}, not installed{hint}"
         if device == "cuda" and not cuda_available():
@@ -132,7 +143,10 @@ class Variant(ABC):
         if missing:
             return (f"{self.name} has no fast kernel on this CPU (no {' or '.join(missing)}): every call takes many "
                     "times FP32's, minutes to score the dataset")
-        if self.compiles:
+        # On CPU every run pays inductor again (frozen graphs are not cached: torch_common.compile_module). On CUDA the
+        # compiled variants are the ones to ship, and inductor's FX-graph and autotuning caches serve a second run, so
+        # the quick profile keeps them there.
+        if self.compiles and device == "cpu":
             return "compile-heavy: inductor takes 20-60 s for each new input shape"
         return None
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..hardware import OPTIMUM_ISA, cpu_isa
 from ..recipes import Recipe, float_matmuls
 from . import register
-from .base import BuildContext, Runner, Variant, folder_bytes
+from .base import BuildContext, Runner, Variant, VariantUnavailable, folder_bytes
 from .onnx_export import exported_fp32, op_counts
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,20 @@ class IoBoundOrtRunner(OrtRunner):
         return np.asarray(logits.numpy(), dtype=np.float32)
 
 
+def graph_file(folder: Path) -> Path:
+    """The variant's ONNX graph in its cache folder (the export's, the optimizer's or the quantizer's file name)."""
+    return next(p for p in sorted(folder.glob("*.onnx")) if "augmented" not in p.name)
+
+
+def check_providers(wanted: str, running: list[str]) -> None:
+    """ONNX Runtime falls back to the next provider, down to the CPU, when one fails to load (TensorRT or cuDNN
+    libraries missing or of another version), and says so only in its log: the variant would be timed on the wrong
+    runtime. Unavailable instead, with what ran."""
+    if running[:1] != [wanted]:
+        raise VariantUnavailable(f"onnxruntime could not start {wanted} (the session runs on {', '.join(running)}: "
+                                 "its libraries are missing or of another version; onnxruntime's log says which)")
+
+
 def session_options(threads: int):
     import onnxruntime as ort
 
@@ -98,7 +112,8 @@ class OrtVariant(Variant):
         missing = [p for p in self.providers if p not in ort.get_available_providers()]
         if missing:
             return (f"onnxruntime {ort.__version__} has no {', '.join(missing)} "
-                    f"(has {', '.join(ort.get_available_providers())}); install onnxruntime-gpu for CUDA/TensorRT")
+                    f"(has {', '.join(ort.get_available_providers())}); for CUDA/TensorRT install the GPU build in its "
+                    "place: pip uninstall -y onnxruntime && pip install 'fastbert-variants[cuda]'")
         return None
 
     def transform(self, context: BuildContext, fp32_folder: Path, out: Path) -> dict:
@@ -109,7 +124,8 @@ class OrtVariant(Variant):
         """What the transform depends on besides the export and the variant's definition."""
         return {}
 
-    def provider_list(self, context: BuildContext) -> list:
+    def provider_list(self, context: BuildContext, folder: Path) -> list:
+        """Providers (with options) for a session on the graph in `folder`, the first one wanted."""
         return list(self.providers)
 
     def artifact(self, context):
@@ -127,9 +143,10 @@ class OrtVariant(Variant):
 
         started = time.perf_counter()
         folder, manifest = self.artifact(context)
-        onnx_file = next(p for p in sorted(folder.glob("*.onnx")) if "augmented" not in p.name)
+        onnx_file = graph_file(folder)
         session = ort.InferenceSession(str(onnx_file), sess_options=session_options(context.threads),
-                                       providers=self.provider_list(context))
+                                       providers=self.provider_list(context, folder))
+        check_providers(self.providers[0], session.get_providers())
         build_seconds = manifest["build_seconds"]
         runner_class = IoBoundOrtRunner if context.device == "cuda" else OrtRunner
         return runner_class(
@@ -216,10 +233,17 @@ def calibration_dataset(context: BuildContext, variant: str):
 
 @dataclass(frozen=True)
 class OrtTensorRT(OrtVariant):
-    def provider_list(self, context):
-        engines = context.cache.root / "tensorrt-engines"
+    """The FP32 export run by the TensorRT execution provider in FP16; CUDA takes the nodes TensorRT does not.
+
+    TensorRT builds an engine for each new input shape (seconds to minutes) and keeps it, with its timing
+    cache, in the build cache beside the export it was built from, so a second run loads it.
+    """
+
+    def provider_list(self, context, folder):
+        engines = context.cache.root / "tensorrt-engines" / folder.name
         engines.mkdir(parents=True, exist_ok=True)
-        options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True, "trt_engine_cache_path": str(engines)}
+        options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True, "trt_engine_cache_path": str(engines),
+                   "trt_timing_cache_enable": True, "trt_timing_cache_path": str(engines)}
         return [("TensorrtExecutionProvider", options), "CUDAExecutionProvider"]
 
 

@@ -13,7 +13,25 @@ from typing import Any
 
 import numpy as np
 
-from .base import BuildContext, Runner
+from .base import BuildContext, Runner, VariantUnavailable
+
+# aten's scaled-dot-product-attention kernels, as the profiler names them -> what they are.
+SDPA_KERNELS = {
+    "aten::_scaled_dot_product_flash_attention_for_cpu": "flash (CPU)",
+    "aten::_scaled_dot_product_flash_attention": "flash",
+    "aten::_scaled_dot_product_efficient_attention": "memory-efficient",
+    "aten::_scaled_dot_product_cudnn_attention": "cudnn",
+    "aten::_scaled_dot_product_fused_attention_overrideable": "fused (backend's own)",
+    "aten::_scaled_dot_product_attention_math": "math (unfused)",
+}
+# Recompiles one compiled variant may make (one per input shape on CUDA) before dynamo would quietly fall back to
+# eager for the rest: past it the run fails instead, so a compiled variant is never scored or timed as eager.
+RECOMPILE_LIMIT = 64
+# What torchao's `set_inductor_config` sets (torchao 0.18), applied to every compiled variant of a run alike instead
+# of by torchao's quantize_ alone: process-wide inductor state, it would otherwise reach every variant compiled after a
+# torchao one, so results would depend on test order. Triton settings only: CPU code generation does not read them.
+INDUCTOR_SETTINGS = {"coordinate_descent_tuning": True, "coordinate_descent_check_all_directions": True,
+                     "force_fuse_int_mm_with_mul": True, "fx_graph_cache": True, "triton.unique_kernel_names": True}
 
 
 def tensor_bytes(tensor) -> int:
@@ -55,6 +73,23 @@ class TorchRunner(Runner):
     def to_numpy(self, logits) -> np.ndarray:
         return logits.detach().float().cpu().numpy()
 
+    def kernel_report(self, prepared) -> dict:
+        """Which attention kernel SDPA chose for these inputs, from one profiled call (outside any timing).
+
+        Flash attention needs fp16/bf16 on CUDA and no padding mask; with a mask SDPA takes the
+        memory-efficient kernel. Under CUDA graph replay the kernels are not visible to the profiler.
+        Call it after warm-up, so that what it sees is not a compile or a CUDA graph capture.
+        """
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU]) as trace:
+            self.run(prepared)
+        seen = sorted({SDPA_KERNELS[e.key] for e in trace.key_averages() if e.key in SDPA_KERNELS})
+        if seen:
+            return {"attention_kernel": ", ".join(seen)}
+        hidden = getattr(self, "cudagraphs", False) and self.device == "cuda"
+        return {"attention_kernel": "not visible (CUDA graph replay)" if hidden else "none seen (not SDPA)"}
+
 
 def torch_dtype(precision: str):
     """The torch dtype a recipe's precision computes in (int8 recipes start from FP32 weights)."""
@@ -73,9 +108,14 @@ def torch_runner(name: str, context: BuildContext, model, started: float, **info
 
 @dataclass
 class CompiledTorchRunner(TorchRunner):
-    """Records how long the first call of each input shape took (the compile), apart from run time."""
+    """Records how long the first call of each input shape took (the compile), apart from run time.
+
+    A compile that fails (inductor or dynamo cannot take this model, or a kernel this GPU lacks) is
+    VariantUnavailable with the error's first line: the test skips with it instead of failing.
+    """
 
     cudagraphs: bool = False
+    compile_failure: str | None = None  # the first failed compile's reason: later shapes are not tried again
 
     def run(self, prepared):
         import torch
@@ -85,8 +125,18 @@ class CompiledTorchRunner(TorchRunner):
             torch.compiler.cudagraph_mark_step_begin()
         if shape in self.compile_seconds:
             return super().run(prepared)
+        if self.compile_failure:
+            raise VariantUnavailable(self.compile_failure)
         started = time.perf_counter()
-        logits = super().run(prepared)
+        try:
+            logits = super().run(prepared)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+            self.compile_failure = (f"{self.variant} on {self.device}: torch.compile failed on the first call of shape "
+                                    f"{list(shape)}: {type(exc).__name__}: {first_line}")
+            raise VariantUnavailable(self.compile_failure) from exc
         self.compile_seconds[shape] = round(time.perf_counter() - started, 3)
         self.info["compile_seconds"] = {f"b{b}-s{s}": t for (b, s), t in self.compile_seconds.items()}
         return logits
@@ -94,6 +144,11 @@ class CompiledTorchRunner(TorchRunner):
 
 def compile_module(model, context: BuildContext, mode: str = "default"):
     """torch.compile as inductor is fastest for inference on the device, with its caches in our cache.
+
+    CUDA: `dynamic=False`, one graph per input shape, each specialized (and, in the CUDA-graph modes,
+    captured) at its first call, which the benchmarks make in warm-up; scoring pads its batches to a
+    multiple of PAD_MULTIPLE_FOR_COMPILED tokens so that it meets a few shapes, not a hundred. Inductor's
+    FX-graph and autotuning caches work for these graphs, so a second run reuses them.
 
     CPU: `freezing` on (weights become constants, so inductor folds them and, for int8, swaps in its
     oneDNN quantized-linear kernels: the path torchao and PT2E document for x86). Shapes: dynamic=None,
@@ -112,12 +167,22 @@ def compile_module(model, context: BuildContext, mode: str = "default"):
     import torch._inductor.config as inductor_config
 
     use_inductor_cache(context.cache.root / "inductor")
+    for name, value in INDUCTOR_SETTINGS.items():
+        section, _, key = name.rpartition(".")
+        setattr(getattr(inductor_config, section) if section else inductor_config, key, value)
+    for name in ("recompile_limit", "cache_size_limit"):  # the name since torch 2.7, and before it
+        if hasattr(torch._dynamo.config, name):
+            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), RECOMPILE_LIMIT))
+            break
+    if hasattr(torch._dynamo.config, "fail_on_recompile_limit_hit"):
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
     if context.device == "cpu":
         # Set globally, as PyTorch's x86 quantization tutorial does: passed per call through
         # torch.compile(options=...), the int8 weight prepacking was left unfolded and inductor failed
         # on onednn.qlinear_prepack (torch 2.13). Every CPU compile of the run gets it alike.
         inductor_config.freezing = True
-    return torch.compile(model, mode=mode)
+        return torch.compile(model, mode=mode)
+    return torch.compile(model, mode=mode, dynamic=False)
 
 
 def use_inductor_cache(folder) -> None:
@@ -133,11 +198,21 @@ def use_inductor_cache(folder) -> None:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder)
 
 
-def compiled_runner(name: str, context: BuildContext, model, forward, started: float, **info) -> CompiledTorchRunner:
+# Scoring pads a compiled-per-shape variant's batches to a multiple of this many tokens (and fills its last batch up):
+# at most 4 shapes up to 512 tokens, each a compile of 30-90 s in max-autotune. The tweets all fit in 128.
+PAD_MULTIPLE_FOR_COMPILED = 128
+# torch.compile modes that capture CUDA graphs on a GPU (each replay needs cudagraph_mark_step_begin first).
+CUDAGRAPH_MODES = ("reduce-overhead", "max-autotune")
+
+
+def compiled_runner(name: str, context: BuildContext, model, forward, started: float, mode: str = "default",
+                    **info) -> CompiledTorchRunner:
+    per_shape = context.device == "cuda"
     return CompiledTorchRunner(
         variant=name, device=context.device, size_bytes=parameter_bytes(model),
         build_seconds=round(time.perf_counter() - started, 3),
         info={"threads": context.threads, "note": "compiles on the first call of each shape; see compile_seconds",
-              **info},
+              "mode": mode, "dynamic": False if per_shape else None, **info},
         forward=forward, input_names=context.source.input_names,
+        cudagraphs=per_shape and mode in CUDAGRAPH_MODES, pad_to_multiple=PAD_MULTIPLE_FOR_COMPILED if per_shape else None,
     )

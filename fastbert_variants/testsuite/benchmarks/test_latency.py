@@ -26,6 +26,7 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, ru
     with progress.activity(f"warming up {case.variant} on {case.cell} (compiles happen here)"):
         for _ in range(plan.warmup_rounds):  # the same warm-up for every variant
             runner.run(prepared)
+    kernels = runner.kernel_report(prepared)  # one profiled call, outside the timing: which attention kernel ran
     one_call = seconds_per_call(runner.run, prepared)
     benchmark.group = case.cell
     benchmark.pedantic(runner.run, args=(prepared,), rounds=plan.rounds_for(one_call), iterations=1)
@@ -52,6 +53,7 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, ru
         # FP32's median from its own test in this cell over this one: the check on the interleaved figure.
         "speedup_sequential": _sequential_speedup(suite_state, case, median * 1e3),
         "warmup_rounds": plan.warmup_rounds, "model": workbench.model_spec, "runner_info": runner.info,
+        "kernels": kernels, "sync": _sync_note(case.device),
         **roofline(workbench.source.config, case.batch_size, case.seq_len, median, precision, peaks),
         "slow_here": _slow_note(precision, peaks),  # machine facts (CPU, GPU, versions): the run's machine_info
     }
@@ -66,6 +68,14 @@ def _check_against_fp32(workbench, case, logits, fp32_logits) -> None:
     assert logits.shape == fp32_logits.shape and np.isfinite(logits).all(), f"{case.id}: shape or non-finite logits"
     diff = float(np.abs(logits - fp32_logits).max())
     assert diff <= largest, f"{case.id}: logits differ from FP32's by {diff:.4f} (allowed {largest})"
+
+
+def _sync_note(device: str) -> str:
+    """How a timed call knows the work is done: the same rule for every runtime on the device."""
+    if device == "cuda":
+        return ("torch.cuda.synchronize() inside each timed call (torch runners; ONNX Runtime: IO binding, inputs on "
+                "the device before timing, outputs synchronized)")
+    return "none needed: CPU calls return when done"
 
 
 def _sequential_speedup(suite_state, case, median_ms: float) -> float | None:
