@@ -113,3 +113,16 @@ def test_threads_follow_a_cgroup_quota_below_the_cores(monkeypatch):
     assert hardware.physical_cores() == 1
     monkeypatch.setattr(hardware, "cgroup_cpu_limit", lambda: None)
     assert hardware.physical_cores() == 64
+
+
+@pytest.mark.parametrize("name", ["torch-bf16", "openvino-bf16"])
+def test_bf16_variants_skip_on_a_cpu_without_native_bf16(monkeypatch, name):
+    import fastbert_variants.variants.openvino as openvino_family
+    import fastbert_variants.variants.torch_eager as eager_family
+
+    for family in (openvino_family, eager_family):
+        monkeypatch.setattr(family, "cpu_has_native_bf16", lambda: False)
+    assert "no native bf16" in REGISTRY[name].backend_reason("cpu")
+    for family in (openvino_family, eager_family):
+        monkeypatch.setattr(family, "cpu_has_native_bf16", lambda: True)
+    assert REGISTRY[name].backend_reason("cpu") is None

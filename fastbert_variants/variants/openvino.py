@@ -4,8 +4,10 @@ Built from the export (not through optimum-intel, which would add a second expor
 transformers pin): `ov.Core().read_model`, then for int8 `nncf.quantize(..., model_type=TRANSFORMER)`
 calibrated on training texts (NNCF applies SmoothQuant and fast bias correction by itself), saved as
 OpenVINO IR (XML + raw weights, nothing pickled) in the build cache. Compiled for the CPU plugin with
-the run's threads, one stream and the LATENCY hint; inference precision pinned to f32, because on a
-CPU with AMX or AVX512_BF16 OpenVINO would otherwise run "FP32" in bf16.
+the run's threads, one stream and the LATENCY hint; inference precision pinned to the recipe's:
+`openvino-fp32` pins f32, because on a CPU with AMX or AVX512_BF16 OpenVINO would otherwise run
+"FP32" in bf16; `openvino-bf16` asks for that bf16 (OpenVINO's own default on such CPUs, and its
+fastest float path there), from the same IR, and skips on a CPU without native bf16.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..hardware import cpu_has_native_bf16
 from ..recipes import Recipe, float_matmuls
 from . import register
 from .base import Runner, Variant, folder_bytes
@@ -39,13 +42,25 @@ class OpenVinoRunner(Runner):
         return np.array(logits, dtype=np.float32)  # a copy: the request reuses its output buffer
 
 
+# OpenVINO's names for a recipe's precision (its INFERENCE_PRECISION_HINT); int8 graphs compute their float parts in f32.
+PRECISION_HINT = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
+
+
 @dataclass(frozen=True)
 class OpenVino(Variant):
+    def backend_reason(self, device):
+        if self.recipe.precision == "bf16" and not cpu_has_native_bf16():
+            return "this CPU has no native bf16 (no avx512_bf16, amx_bf16 or arm64 bf16); OpenVINO would emulate it"
+        return None
+
     def artifact(self, context):
         fp32_folder, export_manifest = exported_fp32(context)
         parts = {"calibration": context.calibration(self.name, CALIBRATION_SAMPLES)} if self.recipe.calibrated else {}
-        key = context.cache.key(export=export_manifest["key"], variant=self.definition(), **parts)
-        folder, manifest = context.cache.get_or_build(self.name, key, lambda out: self.convert(context, fp32_folder, out))
+        # A float IR is the same whatever precision it is later compiled in: one cache entry for fp32 and bf16.
+        name, definition = ((self.name, self.definition()) if self.recipe.precision == "int8"
+                            else ("openvino-ir", {"ir": "float, from the ONNX export"}))
+        key = context.cache.key(export=export_manifest["key"], variant=definition, **parts)
+        folder, manifest = context.cache.get_or_build(name, key, lambda out: self.convert(context, fp32_folder, out))
         return folder, {**manifest, "build_seconds": export_manifest["build_seconds"] + manifest["build_seconds"]}
 
     def convert(self, context, fp32_folder: Path, out: Path) -> dict:
@@ -73,7 +88,7 @@ class OpenVino(Variant):
         started = time.perf_counter()
         folder, manifest = self.artifact(context)
         config = {"INFERENCE_NUM_THREADS": context.threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
-                  "INFERENCE_PRECISION_HINT": "f32"}
+                  "INFERENCE_PRECISION_HINT": PRECISION_HINT[self.recipe.precision]}
         compiled = ov.Core().compile_model(str(folder / "model.xml"), "CPU", config)
         names = tuple(i.get_any_name() for i in compiled.inputs)
         return OpenVinoRunner(
@@ -87,6 +102,8 @@ class OpenVino(Variant):
 
 OPENVINO = ("openvino", "onnx", "optimum")
 register(OpenVino("openvino-fp32", ("cpu",), "openvino", "OpenVINO CPU plugin, FP32, from the ONNX export", OPENVINO))
+register(OpenVino("openvino-bf16", ("cpu",), "openvino", "OpenVINO CPU plugin, inference precision bf16 (AMX/AVX512_BF16)",
+                  OPENVINO, recipe=Recipe("bf16")))
 register(OpenVino("openvino-int8", ("cpu",), "openvino + nncf",
                   "NNCF post-training int8 (ModelType.TRANSFORMER), calibrated on training texts", OPENVINO + ("nncf",),
                   recipe=Recipe("int8", calibrated=True)))

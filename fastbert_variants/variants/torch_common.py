@@ -199,7 +199,7 @@ def use_inductor_cache(folder) -> None:
 
 
 # Scoring pads a compiled-per-shape variant's batches to a multiple of this many tokens (and fills its last batch up):
-# at most 4 shapes up to 512 tokens, each a compile of 30-90 s in max-autotune. The tweets all fit in 128.
+# at most 4 shapes up to 512 tokens, each a compile (with max-autotune, its GEMMs autotuned). The tweets fit in 128.
 PAD_MULTIPLE_FOR_COMPILED = 128
 # torch.compile modes that capture CUDA graphs on a GPU (each replay needs cudagraph_mark_step_begin first).
 CUDAGRAPH_MODES = ("reduce-overhead", "max-autotune")
