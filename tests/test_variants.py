@@ -14,7 +14,7 @@ def test_registry_names_every_variant_of_the_issue():
     expected = {"torch-fp32", "torchscript", "torch-compile", "torch-dynamic-int8", "torchao-int8-dynamic",
                 "torchao-int8-weight-only", "torchao-int8-dynamic-eager", "torch-pt2e-int8-static", "torch-bf16",
                 "ort-fp32", "ort-optimized", "ort-int8-dynamic", "ort-int8-dynamic-every-matmul", "ort-int8-static",
-                "openvino-fp32", "openvino-bf16", "openvino-int8", "torch-fp16", "torchao-float8-dynamic", "torch-compile-cudagraphs", "ort-cuda-fp16", "ort-tensorrt-fp16"}
+                "openvino-fp32", "openvino-bf16", "openvino-int8", "openvino-int8-nncf-default", "torch-fp16", "torchao-float8-dynamic", "torch-compile-cudagraphs", "ort-cuda-fp16", "ort-tensorrt-fp16"}
     assert expected <= set(REGISTRY)
     assert all(name == name.lower() and " " not in name for name in REGISTRY)
 
