@@ -88,7 +88,7 @@ class TorchRunner(Runner):
         if seen:
             return {"attention_kernel": ", ".join(seen)}
         hidden = getattr(self, "cudagraphs", False) and self.device == "cuda"
-        return {"attention_kernel": "not visible (CUDA graph replay)" if hidden else "none seen (not SDPA)"}
+        return {"attention_kernel": "not visible (CUDA graph replay)" if hidden else "none seen by the profiler"}
 
 
 def torch_dtype(precision: str):
