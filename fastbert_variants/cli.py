@@ -285,12 +285,13 @@ def cmd_export_model(args) -> int:
     from pathlib import Path
 
     from .sources import export_model, resolve_model
+    from .variants.torch_common import torch_dtype
 
     out = Path(args.out).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"{out} exists and is not an empty folder; give a new or empty folder")
     source = resolve_model(args.model, options.cache_dir(args), args.trust_remote_code)
-    written = export_model(source, out, args.dtype)
+    written = export_model(source, out, torch_dtype(args.dtype))
     size = sum(p.stat().st_size for p in written)
     print(f"exported {source.spec} ({args.dtype} weights) to {out}: {len(written)} files, {size / 1e6:.1f} MB; "
           f"use it with --model {out}")

@@ -64,6 +64,9 @@ def has_int8_dot_product() -> bool:
     return bool(set(INT8_DOT_PRODUCT) & set(cpu_features()))
 
 
+NO_NATIVE_BF16 = "this CPU has no native bf16 (no avx512_bf16, amx_bf16 or arm64 bf16)"
+
+
 def cpu_has_native_bf16() -> bool:
     return bool(set(NATIVE_BF16) & set(cpu_features()))
 

@@ -398,7 +398,7 @@ def pytest_terminal_summary(terminalreporter, config):
                      "compiled variants retrace, reusing inductor's C++ kernels)")
         write(text_table(build_rows(state.latency_results)))
         if any(r.get("kernels") for r in state.latency_results):
-            section("=", "fastbert-variants: attention kernel per cell (one profiled call after warm-up)")
+            section("=", "fastbert-variants: attention kernel per cell (one profiled call after the timing)")
             write(text_table(kernel_rows(state.latency_results)))
     if state.accuracy_results:
         section("=", "fastbert-variants: accuracy against torch-fp32 on the same rows (gated: the drop)")

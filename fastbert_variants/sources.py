@@ -284,11 +284,9 @@ def _write_random(preset_file: Path, out: Path) -> None:
     shutil.copytree(PRESETS_DIR / "tokenizer", out, dirs_exist_ok=True)
 
 
-def export_model(source: ModelSource, out: Path, dtype: str) -> list[Path]:
-    """Save the model with its weights in `dtype` (safetensors), its config and its tokenizer into `out`."""
-    import torch
-
-    model = source.load_model(dtype={"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype])
+def export_model(source: ModelSource, out: Path, dtype) -> list[Path]:
+    """Save the model with its weights in `dtype` (a torch dtype; safetensors), its config and its tokenizer into `out`."""
+    model = source.load_model(dtype=dtype)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     source.tokenizer.save_pretrained(out)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hardware import cpu_has_native_bf16
+from ..hardware import NO_NATIVE_BF16, cpu_has_native_bf16
 from ..recipes import Recipe, float_matmuls
 from . import register
 from .base import Runner, Variant, folder_bytes
@@ -54,7 +54,7 @@ class OpenVino(Variant):
 
     def backend_reason(self, device):
         if self.recipe.precision == "bf16" and not cpu_has_native_bf16():
-            return "this CPU has no native bf16 (no avx512_bf16, amx_bf16 or arm64 bf16); OpenVINO would emulate it"
+            return f"{NO_NATIVE_BF16}; OpenVINO would emulate it"
         return None
 
     def artifact(self, context):

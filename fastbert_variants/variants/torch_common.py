@@ -78,7 +78,8 @@ class TorchRunner(Runner):
 
         Flash attention needs fp16/bf16 on CUDA and no padding mask; with a mask SDPA takes the
         memory-efficient kernel. Under CUDA graph replay the kernels are not visible to the profiler.
-        Call it after warm-up, so that what it sees is not a compile or a CUDA graph capture.
+        Call it after warm-up (the suite calls it after the timing), so that what it sees is not a compile
+        or a CUDA graph capture.
         """
         from torch.profiler import ProfilerActivity, profile
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..hardware import cpu_has_native_bf16
+from ..hardware import NO_NATIVE_BF16, cpu_has_native_bf16
 from ..recipes import Recipe
 from . import register
 from .base import Variant
@@ -18,7 +18,7 @@ class EagerTorch(Variant):
 
     def backend_reason(self, device):
         if self.recipe.precision == "bf16" and device == "cpu" and not cpu_has_native_bf16():
-            return "this CPU has no native bf16 (no avx512_bf16, amx_bf16 or arm64 bf16); bf16 would be emulated and slow"
+            return f"{NO_NATIVE_BF16}; bf16 would be emulated and slow"
         if self.recipe.precision == "bf16" and device == "cuda":
             import torch
 
