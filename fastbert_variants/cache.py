@@ -179,3 +179,25 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
+
+
+def check_safetensors(path: Path, fix: str) -> None:
+    """A one-line UserError unless path is a whole safetensors file: its header parses and its tensors end at its end.
+
+    Reads the header only (kilobytes), so it costs nothing on every run; a truncated download or a
+    half-copied file is caught here instead of ending the run in a traceback from deep in safetensors.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            header_len = int.from_bytes(handle.read(8), "little")
+            if size < 8 or header_len > size - 8:
+                raise ValueError(f"{size} bytes, too short for its header")
+            header = json.loads(handle.read(header_len))
+        end = max((meta["data_offsets"][1] for name, meta in header.items() if name != "__metadata__"), default=0)
+        if 8 + header_len + end != size:
+            raise ValueError(f"{size} bytes where its header says {8 + header_len + end}")
+    except OSError as exc:
+        raise UserError(f"cannot read the weights file {path} ({exc.strerror}); {fix}") from None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise UserError(f"the weights file {path} is truncated or corrupt ({str(exc)[:80]}); {fix}") from None

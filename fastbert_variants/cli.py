@@ -122,11 +122,11 @@ def cmd_build(args) -> int:
 
 
 def cmd_report(args) -> int:
-    """Markdown summary and PNG plots of a run, led by the recommended variant per cell."""
+    """Markdown summary and PNG plots of a run, led by the recommendation per scenario."""
     from pathlib import Path
 
     from . import plots
-    from .report import markdown_summary, recommend, recommendation_lines
+    from .report import Report
     from .runs import NoResults, load_run
 
     if args.allow_empty and not Path(args.run).exists():  # pytest-benchmark writes no JSON when nothing ran
@@ -139,20 +139,24 @@ def cmd_report(args) -> int:
             raise
         print(f"nothing to report: {exc} (every test skipped? pytest's summary says why)")
         return 0
+    report = Report(run)
+    for title, lines in report.blocks():
+        print("\n".join([f"recommended, {title}:", *lines]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     made = []
+    if run.offline:
+        made.append(plots.offline_throughput(run.offline, out / "offline_throughput.png"))
+    if run.server:
+        made.append(plots.server_p99(run.server, out / "server_p99.png"))
     if run.latency:
         made += [plots.latency_by_seq_len(run.latency, out / "latency_by_seq_len.png"),
                  plots.speedup_per_cell(run.latency, out / "speedup_per_cell.png")]
-        print("\n".join(["recommended:", *recommendation_lines(recommend(run.latency, run.accuracy))]))
     if run.latency and run.accuracy:
-        made.append(plots.accuracy_against_speedup(run.latency, run.accuracy, recommend(run.latency, run.accuracy),
+        made.append(plots.accuracy_against_speedup(run.latency, run.accuracy, report.cells,
                                                    out / "accuracy_against_speedup.png"))
-    if run.batching:
-        made.append(plots.batching_throughput(run.batching, out / "batching_throughput.png"))
     summary = out / "summary.md"
-    summary.write_text(markdown_summary(run, made))
+    summary.write_text(report.markdown(made))
     print(f"wrote {summary} and {len(made)} plots: {', '.join(p.name for p in made)}")
     return 0
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import UserError
+from .results import LatencyResult, OfflineResult, Speedup
 from .runs import Run
 from .variants import BASELINE
 
@@ -66,15 +67,15 @@ def parse_significance(text: str | float) -> float:
     return value
 
 
-def slower_beyond_noise(base: dict, new: dict, rule: str, significance: float) -> tuple[bool, str]:
+def slower_beyond_noise(base: Speedup, new: Speedup, rule: str, significance: float) -> tuple[bool, str]:
     """Whether NEW's speedup lies below BASE's beyond noise, and what the test said (for the table's note)."""
-    base_ratios, new_ratios = base.get("speedup_block_ratios") or [], new.get("speedup_block_ratios") or []
+    base_ratios, new_ratios = base.ratios, new.ratios
     if rule == "mann-whitney" and len(base_ratios) >= 3 and len(new_ratios) >= 3:
         from scipy.stats import mannwhitneyu
 
         p = float(mannwhitneyu(new_ratios, base_ratios, alternative="less").pvalue)
         return p < significance, f"Mann-Whitney one-sided p={p:.2g} on {len(base_ratios)}/{len(new_ratios)} blocks"
-    low, high = base["speedup_ci95"], new["speedup_ci95"]
+    low, high = base.ci95, new.ci95
     why = "" if rule == "intervals" else " (no block ratios kept: intervals)"
     return high[1] < low[0], f"95% CI {low[0]:.2f}-{low[1]:.2f} -> {high[0]:.2f}-{high[1]:.2f}{why}"
 
@@ -83,23 +84,27 @@ def speedup_changes(base: Run, new: Run, max_speedup_loss: float, rule: str = "m
                     significance: float = 0.01) -> list[Change]:
     if rule not in RULES:
         raise UserError(f"unknown compare rule {rule!r}; use one of {', '.join(RULES)}")
-    new_by_key = {(r["cell"], r["variant"]): r for r in new.latency}
     changes = []
-    for r in base.latency:
-        if r["variant"] == BASELINE:
-            continue
-        key = f"{r['cell']} {r['variant']}"
-        now = new_by_key.get((r["cell"], r["variant"]))
-        if now is None:
-            changes.append(Change("speedup", key, r["speedup_vs_fp32"], None, None, True, "not measured in NEW"))
-            continue
-        relative = now["speedup_vs_fp32"] / r["speedup_vs_fp32"] - 1
-        beyond_noise, note = slower_beyond_noise(r, now, rule, significance)
-        if relative < -max_speedup_loss and not beyond_noise:
-            note += "; within noise"
-        changes.append(Change("speedup", key, r["speedup_vs_fp32"], now["speedup_vs_fp32"], relative,
-                              relative < -max_speedup_loss and beyond_noise, note))
+    for kind in ("latency", "offline"):  # the fixed cells, then the offline scenario: both speedups over FP32
+        new_by_key = {_where(r): r for r in getattr(new, kind)}
+        for r in getattr(base, kind):
+            if r.variant == BASELINE:
+                continue
+            key, now = _where(r), new_by_key.get(_where(r))
+            if now is None:
+                changes.append(Change("speedup", key, r.speedup.median, None, None, True, "not measured in NEW"))
+                continue
+            relative = now.speedup.median / r.speedup.median - 1
+            beyond_noise, note = slower_beyond_noise(r.speedup, now.speedup, rule, significance)
+            if relative < -max_speedup_loss and not beyond_noise:
+                note += "; within noise"
+            changes.append(Change("speedup", key, r.speedup.median, now.speedup.median, relative,
+                                  relative < -max_speedup_loss and beyond_noise, note))
     return changes
+
+
+def _where(result: LatencyResult | OfflineResult) -> str:
+    return f"{result.cell if isinstance(result, LatencyResult) else result.scenario} {result.variant}"
 
 
 def accuracy_changes(base: Run, new: Run, max_accuracy_drop: float) -> list[Change]:
@@ -121,7 +126,7 @@ def accuracy_changes(base: Run, new: Run, max_accuracy_drop: float) -> list[Chan
 def compare_runs(base: Run, new: Run, max_speedup_loss: float, max_accuracy_drop: float, rule: str = "mann-whitney",
                  significance: float = 0.01) -> list[Change]:
     """Every comparable figure, regressions first, then by how far it moved."""
-    if not base.latency and base.accuracy is None:
+    if not (base.latency or base.offline) and base.accuracy is None:
         raise UserError("BASE holds no results to compare")
     changes = (speedup_changes(base, new, max_speedup_loss, rule, significance)
                + accuracy_changes(base, new, max_accuracy_drop))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, P
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from .errors import UserError
+from .results import LatencyResult
 from .runs import Run
 from .timing import median_ci
 
@@ -126,9 +127,9 @@ def migrate(engine, revision: str = "head") -> None:
 
 def machine_kind(run: Run) -> str:
     """What makes two runs' speedups comparable: the CPU, its instruction set, the threads and the GPU."""
-    first = run.first
-    facts = run.machine or first  # runs written before machine_info held our facts kept them per result
-    kind = f"{facts.get('cpu') or 'unknown CPU'} ({facts.get('cpu_isa') or '?'}), {first.get('threads', '?')} threads"
+    facts, first = run.machine, run.first
+    threads = first.threads if first is not None and first.threads is not None else "?"
+    kind = f"{facts.get('cpu') or 'unknown CPU'} ({facts.get('cpu_isa') or '?'}), {threads} threads"
     return kind + (f", {facts['gpu']}" if facts.get("gpu") else "")
 
 
@@ -143,10 +144,10 @@ def add_run(engine, run: Run, branch: str | None = None, commit: str | None = No
     stored = StoredRun(
         added_at=datetime.now(timezone.utc), ran_at=run.datetime, commit_id=commit or run.commit.get("id"),
         branch=branch, dirty=run.commit.get("dirty"), machine_kind=kind or machine_kind(run), machine=run.machine,
-        model=run.first.get("model") or next(iter((run.accuracy or {}).values()), {}).get("model"),
+        model=(run.first and run.first.model) or next(iter((run.accuracy or {}).values()), {}).get("model"),
         source=", ".join(run.sources),
-        latency=[StoredLatency(device=r["device"], variant=r["variant"], batch_size=r["batch_size"], seq_len=r["seq_len"],
-                               cell=r["cell"], median_ms=r["median_ms"], speedup=r["speedup_vs_fp32"], result=r)
+        latency=[StoredLatency(device=r.device, variant=r.variant, batch_size=r.batch_size, seq_len=r.seq_len,
+                               cell=r.cell, median_ms=r.median_ms, speedup=r.speedup.median, result=r.to_json())
                  for r in run.latency],
         accuracy=[StoredAccuracy(key=key, accuracy=r["scores"]["accuracy"], drop_points=r["drop_points"],
                                  passed=r["passed"], result=r) for key, r in (run.accuracy or {}).items()],
@@ -195,17 +196,16 @@ def baseline(engine, branch: str, kind: str, last: int) -> HistoryBaseline:
         known = sorted({(r.branch, r.machine_kind) for r in stored_runs(engine)})
         raise UserError(f"the history holds no run of branch {branch!r} on {kind!r}; it holds: "
                         + ("; ".join(f"{b} on {k}" for b, k in known) or "nothing yet (fastbert-variants history add)"))
-    latency: dict[tuple, list[dict]] = {}
+    latency: dict[tuple, list[LatencyResult]] = {}
     for run in stored:
         for result in run.latency:
-            latency.setdefault((result.cell, result.variant), []).append(result.result)
+            latency.setdefault((result.cell, result.variant), []).append(LatencyResult.from_json(result.result))
     pooled = []
     for results in latency.values():
-        ratios = [x for r in results for x in r.get("speedup_block_ratios") or []]
-        speedup = statistics.median(r["speedup_vs_fp32"] for r in results)
-        pooled.append({**results[-1], "speedup_vs_fp32": speedup, "speedup_block_ratios": ratios,
-                       "speedup_ci95": list(median_ci(ratios)) if ratios else results[-1]["speedup_ci95"],
-                       "median_ms": statistics.median(r["median_ms"] for r in results)})
+        ratios = tuple(x for r in results for x in r.speedup.ratios)
+        speedup = replace(results[-1].speedup, median=statistics.median(r.speedup.median for r in results),
+                          ratios=ratios, ci95=median_ci(ratios) if ratios else results[-1].speedup.ci95)
+        pooled.append(replace(results[-1], speedup=speedup, median_ms=statistics.median(r.median_ms for r in results)))
     accuracy: dict[str, list[dict]] = {}
     for run in stored:
         for record in run.accuracy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -90,3 +91,53 @@ def padding_waste(batches: list[TokenBatch]) -> float:
     """Fraction of the token positions computed that are padding."""
     total = sum(b["attention_mask"].size for b in batches)
     return 1.0 - sum(int(b["attention_mask"].sum()) for b in batches) / total if total else 0.0
+
+
+def traffic_batches(strategy: str, tokenizer, texts: list[str], batch_size: int, max_length: int,
+                    pad_to_multiple: int | None = None) -> list[TokenBatch]:
+    """The offline scenario's batches: dynamic padding in arrival order, or length buckets (sorted first).
+
+    A runner that compiles a graph per shape (`pad_to_multiple`) gets each batch's length rounded up and the
+    last batch filled to `batch_size` rows, as scoring gives it: a few shapes, the same texts.
+    """
+    if strategy == "length-buckets":
+        lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+        texts = [texts[i] for i in np.argsort(lengths, kind="stable")]
+    elif strategy != "dynamic":
+        raise UserError(f"unknown offline strategy {strategy!r}; use dynamic or length-buckets")
+    batches = list(padded_batches(tokenizer, texts, batch_size, max_length, pad_to_multiple=pad_to_multiple))
+    rows = len(batches[-1]["input_ids"]) if batches else batch_size
+    if pad_to_multiple and rows < batch_size:
+        batches[-1] = {k: np.concatenate([v, np.repeat(v[:1], batch_size - rows, axis=0)]) for k, v in batches[-1].items()}
+    return batches
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """A stream of texts as batches for the offline scenario, and what describes it."""
+
+    batches: list[TokenBatch]
+    texts: int
+    median_tokens: float
+
+    @property
+    def padding_waste(self) -> float:
+        return padding_waste(self.batches)
+
+    def rows_of(self, index: int) -> int:
+        """Rows of batch `index` that are texts (the rest fill a last batch to a fixed shape)."""
+        batch_size = len(self.batches[0]["input_ids"])
+        return min(batch_size, self.texts - index * batch_size)
+
+    def chunks(self, count: int) -> list[list[int]]:
+        """Batch indices in `count` runs of consecutive batches (fewer when there are fewer batches)."""
+        count = max(1, min(count, len(self.batches)))
+        bounds = np.linspace(0, len(self.batches), count + 1).round().astype(int)
+        return [list(range(bounds[i], bounds[i + 1])) for i in range(count)]
+
+
+def make_traffic(strategy: str, tokenizer, texts: list[str], batch_size: int, max_length: int,
+                 pad_to_multiple: int | None = None) -> Traffic:
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+    return Traffic(traffic_batches(strategy, tokenizer, texts, batch_size, max_length, pad_to_multiple), len(texts),
+                   float(np.median(lengths)) if lengths else float("nan"))

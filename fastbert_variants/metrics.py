@@ -70,3 +70,15 @@ def paired_comparison(labels: np.ndarray, baseline_logits: np.ndarray, variant_l
         "mean_abs_logit_diff": float(diff.mean()) if diff.size else 0.0,
         "flipped_rows": np.flatnonzero(base_pred != var_pred).tolist(),
     }
+
+
+def disagreement(logits: np.ndarray, fp32_logits: np.ndarray, largest: float, rows: int | None = None) -> str | None:
+    """What is wrong with a variant's logits against FP32's on the same batch, or None: the shape, a non-finite
+    value, or a difference past `largest` (its recipe's logit tolerance). `rows`: compare only the first rows."""
+    logits, fp32_logits = np.asarray(logits)[:rows], np.asarray(fp32_logits)[:rows]
+    if logits.shape != fp32_logits.shape:
+        return f"logits of shape {logits.shape}, FP32's {fp32_logits.shape}"
+    if not np.isfinite(logits).all():
+        return f"{int((~np.isfinite(logits)).sum())} non-finite logits"
+    diff = float(np.abs(logits - fp32_logits).max()) if logits.size else 0.0
+    return None if diff <= largest else f"logits differ from FP32's by {diff:.4f} (allowed {largest})"

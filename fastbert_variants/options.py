@@ -72,7 +72,7 @@ def parse_list(text: str, convert=str, option: str = "") -> list:
 
 
 def as_cli_args(values, table) -> list[str]:
-    """The argv that gives a `fastbert-variants` subprocess the same options (the serving benchmark's server)."""
+    """The argv that gives a `fastbert-variants` subprocess the same options (the server scenario's servers)."""
     argv = []
     for names, kwargs in table:
         dest = kwargs.get("dest") or names[0].lstrip("-").replace("-", "_")

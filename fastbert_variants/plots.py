@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .report import Recommendation
+from .recommend import Recommendation
 from .variants import BASELINE
 
 
@@ -42,17 +42,17 @@ def _grid(plt, count: int, width: float = 4.8, height: float = 3.6):
 def latency_by_seq_len(latency: list[dict], path: Path) -> Path:
     """Median latency against sequence length, one line per variant, one panel per (device, batch size)."""
     plt = _pyplot()
-    panels = list(dict.fromkeys((r["device"], r["batch_size"]) for r in latency))
+    panels = list(dict.fromkeys((r.device, r.batch_size) for r in latency))
     fig, axes = _grid(plt, len(panels))
     for ax, (device, batch_size) in zip(axes, panels, strict=True):
-        results = [r for r in latency if r["device"] == device and r["batch_size"] == batch_size]
-        for variant in dict.fromkeys(r["variant"] for r in results):
-            points = sorted((r["seq_len"], r["median_ms"]) for r in results if r["variant"] == variant)
+        results = [r for r in latency if r.device == device and r.batch_size == batch_size]
+        for variant in dict.fromkeys(r.variant for r in results):
+            points = sorted((r.seq_len, r.median_ms) for r in results if r.variant == variant)
             ax.plot(*zip(*points, strict=True), marker="o", label=variant,
                     linewidth=2.5 if variant == BASELINE else 1.2, color="black" if variant == BASELINE else None)
         ax.set(xscale="log", yscale="log", xlabel="sequence length (tokens)", ylabel="median latency (ms)",
                title=f"{device}, batch {batch_size}")
-        _log_axis(ax.xaxis, {r["seq_len"] for r in results})
+        _log_axis(ax.xaxis, {r.seq_len for r in results})
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=7)
     return _save(fig, path)
@@ -61,22 +61,21 @@ def latency_by_seq_len(latency: list[dict], path: Path) -> Path:
 def speedup_per_cell(latency: list[dict], path: Path) -> Path:
     """Interleaved speedup over FP32 with its 95% interval, one panel per cell; the line at 1 is FP32."""
     plt = _pyplot()
-    cells = list(dict.fromkeys(r["cell"] for r in latency))
-    fig, axes = _grid(plt, len(cells), height=0.35 * len({r["variant"] for r in latency}) + 1.2)
+    cells = list(dict.fromkeys(r.cell for r in latency))
+    fig, axes = _grid(plt, len(cells), height=0.35 * len({r.variant for r in latency}) + 1.2)
     for ax, cell in zip(axes, cells, strict=True):
-        results = sorted((r for r in latency if r["cell"] == cell and r["variant"] != BASELINE),
-                         key=lambda r: r["speedup_vs_fp32"])
-        medians = [r["speedup_vs_fp32"] for r in results]
-        errors = [[m - r["speedup_ci95"][0] for m, r in zip(medians, results, strict=True)],
-                  [r["speedup_ci95"][1] - m for m, r in zip(medians, results, strict=True)]]
-        colors = ["tab:green" if r["speedup_ci95"][0] > 1 else "tab:red" if r["speedup_ci95"][1] < 1 else "tab:gray"
+        results = sorted((r for r in latency if r.cell == cell and r.variant != BASELINE), key=lambda r: r.speedup.median)
+        medians = [r.speedup.median for r in results]
+        errors = [[m - r.speedup.ci95[0] for m, r in zip(medians, results, strict=True)],
+                  [r.speedup.ci95[1] - m for m, r in zip(medians, results, strict=True)]]
+        colors = ["tab:green" if r.speedup.ci95[0] > 1 else "tab:red" if r.speedup.ci95[1] < 1 else "tab:gray"
                   for r in results]
-        ax.barh([r["variant"] for r in results], medians, xerr=errors, color=colors, capsize=3)
+        ax.barh([r.variant for r in results], medians, xerr=errors, color=colors, capsize=3)
         ax.axvline(1.0, color="black", linewidth=1)
         ax.set(xscale="log", xlabel=f"speedup over {BASELINE} (log; 95% CI)", title=cell)
         _log_axis(ax.xaxis, SPEEDUP_TICKS)
-        ax.set_xlim(min(low for low in [*(r["speedup_ci95"][0] for r in results), 1.0]) / 1.3,
-                    max(high for high in [*(r["speedup_ci95"][1] for r in results), 1.0]) * 1.3)
+        ax.set_xlim(min(low for low in [*(r.speedup.ci95[0] for r in results), 1.0]) / 1.3,
+                    max(high for high in [*(r.speedup.ci95[1] for r in results), 1.0]) * 1.3)
         ax.tick_params(axis="y", labelsize=8)
     return _save(fig, path)
 
@@ -86,20 +85,20 @@ def accuracy_against_speedup(latency: list[dict], accuracy: dict, recommendation
     """Each variant's accuracy drop against its speedup, per cell, with the gate and the recommended variant."""
     plt = _pyplot()
     recommended = {rec.cell: rec.variant for rec in recommendations}
-    cells = list(dict.fromkeys(r["cell"] for r in latency))
+    cells = list(dict.fromkeys(r.cell for r in latency))
     fig, axes = _grid(plt, len(cells))
     for ax, cell in zip(axes, cells, strict=True):
-        for index, r in enumerate(r for r in latency if r["cell"] == cell):
-            record = accuracy.get(f"{r['device']}/{r['variant']}")
-            if r["variant"] != BASELINE and record is None:
+        for index, r in enumerate(r for r in latency if r.cell == cell):
+            record = accuracy.get(f"{r.device}/{r.variant}")
+            if r.variant != BASELINE and record is None:
                 continue
             drop = 0.0 if record is None else record["drop_points"]
             failed = record is not None and not record["passed"]
-            ax.scatter(r["speedup_vs_fp32"], drop, color="tab:red" if failed else "tab:blue", zorder=3)
-            ax.annotate(r["variant"], (r["speedup_vs_fp32"], drop), fontsize=7, textcoords="offset points",
+            ax.scatter(r.speedup.median, drop, color="tab:red" if failed else "tab:blue", zorder=3)
+            ax.annotate(r.variant, (r.speedup.median, drop), fontsize=7, textcoords="offset points",
                         xytext=(4, (3, -10, 12)[index % 3]))  # staggered: variants near 0 drop crowd together
-            if recommended.get(cell) == r["variant"]:
-                ax.scatter(r["speedup_vs_fp32"], drop, s=260, facecolors="none", edgecolors="tab:green",
+            if recommended.get(cell) == r.variant:
+                ax.scatter(r.speedup.median, drop, s=260, facecolors="none", edgecolors="tab:green",
                            linewidths=2, zorder=4, label="recommended")
         gates = [rec["gate"]["max_points"] for rec in accuracy.values()]
         if gates:
@@ -124,27 +123,46 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def batching_throughput(batching: list[dict], path: Path) -> Path:
-    """Samples/s of each padding strategy, per variant, one panel per batch size; labels give the padding waste."""
+def offline_throughput(offline, path: Path) -> Path:
+    """Steady texts/s against batch size, one line per variant (dashed: length buckets), one panel per device."""
     plt = _pyplot()
-    batch_sizes = sorted({r["batch_size"] for r in batching})
-    strategies = list(dict.fromkeys(r["strategy"] for r in batching))
-    variants = list(dict.fromkeys(f"{r['device']}/{r['variant']}" for r in batching))
-    fig, axes = _grid(plt, len(batch_sizes), height=0.5 * len(variants) * len(strategies) / 2 + 1.5)
-    width = 0.8 / len(strategies)
-    for ax, batch_size in zip(axes, batch_sizes, strict=True):
-        for k, strategy in enumerate(strategies):
-            found = {f"{r['device']}/{r['variant']}": r for r in batching
-                     if r["batch_size"] == batch_size and r["strategy"] == strategy}
-            ys = [i + k * width for i in range(len(variants))]
-            values = [found[v]["samples_per_s"] if v in found else 0 for v in variants]
-            bars = ax.barh(ys, values, height=width, label=strategy)
-            ax.bar_label(bars, [f"{100 * found[v]['padding_waste']:.0f}% pad" if v in found else "" for v in variants],
-                         fontsize=6, padding=2)
-        ax.set_yticks([i + 0.4 - width / 2 for i in range(len(variants))], labels=variants, fontsize=7)
-        ax.set(xscale="log", xlabel="samples/s (log)", title=f"batch {batch_size}")
-        ax.margins(x=0.25)
-    axes[0].legend(fontsize=7)
+    devices = list(dict.fromkeys(r.device for r in offline))
+    fig, axes = _grid(plt, len(devices), width=6.4, height=4.6)
+    for ax, device in zip(axes, devices, strict=True):
+        results = [r for r in offline if r.device == device]
+        for (variant, strategy) in dict.fromkeys((r.variant, r.strategy) for r in results):
+            points = sorted((r.batch_size, r.texts_per_s) for r in results if (r.variant, r.strategy) == (variant, strategy))
+            line, = ax.plot(*zip(*points, strict=True), marker="o", linewidth=2.5 if variant == BASELINE else 1.2,
+                            color="black" if variant == BASELINE else None,
+                            linestyle="--" if strategy == "length-buckets" else "-",
+                            label=variant if strategy != "length-buckets" else None)
+        ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="texts/s (steady; log)",
+               title=f"{device}: offline, {results[0].texts} of the dataset's texts (dashed: length buckets)")
+        _log_axis(ax.xaxis, {r.batch_size for r in results})
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def server_p99(server, path: Path) -> Path:
+    """p99 latency against offered Poisson rate per shortlisted variant, at its best batcher setting; the budget
+    drawn, and each variant's capacity marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
+    for r in server:
+        points = sorted((p.offered_per_s, p.p99_ms) for p in r.points)
+        if not points:
+            continue
+        line, = ax.plot(*zip(*points, strict=True), marker="o", label=f"{r.variant} (batch {r.max_batch_size}, "
+                        f"wait {r.max_wait_ms:g} ms)", linewidth=2.5 if r.variant == BASELINE else 1.2)
+        if r.capacity_per_s:
+            ax.axvline(r.capacity_per_s, color=line.get_color(), linestyle=":", linewidth=1)
+    budget = server[0].p99_budget_ms
+    ax.axhline(budget, color="tab:red", linestyle="--", linewidth=1, label=f"p99 budget {budget:g} ms")
+    ax.set(yscale="log", xlabel="offered rate (requests/s, Poisson)", ylabel="p99 latency (ms, log)",
+           title="server: p99 against offered rate (dotted: capacity found)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
     return _save(fig, path)
 
 

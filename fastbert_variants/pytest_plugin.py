@@ -29,7 +29,9 @@ RUN_OPTIONS = [
     (("--batch-sizes",), dict(default=None, help="override the profile's batch sizes, e.g. 1,8")),
     (("--max-accuracy-drop",), dict(type=float, default=1.0, help="largest accuracy drop from FP32, in points")),
     (("--max-relative-drop",), dict(type=float, default=1.0, help="largest accuracy drop from FP32, in percent of FP32")),
-    (("--serve-variant",), dict(default="torch-fp32", help="the variant the serving benchmark serves")),
+    (("--p99-budget-ms",), dict(type=float, default=100.0, metavar="MS",
+     help="the server scenario's latency budget: capacity is the highest Poisson rate whose p99 stays within it "
+          "(default 100)")),
     (("--slow-variant-rows",), dict(type=int, default=1500, metavar="N",
      help="rows a variant that runs many times slower than FP32 here (torchao int8 dynamic without VNNI) is gated "
           "on: a fixed sample, FP32 on the same rows (default 1500; 0 = all)")),
@@ -43,7 +45,7 @@ RUN_OPTIONS = [
 ]
 # Old names kept for one release; each is added only where no other plugin owns it (pytest-profiling: --profile).
 DEPRECATED_ALIASES = {"--profile": ("--suite-profile", "pytest_profiling")}
-TIMED_TESTS = ("test_latency", "test_batching", "test_serving")
+TIMED_TESTS = ("test_latency", "test_offline", "test_server")
 STATE = pytest.StashKey["SuiteState"]()
 TERMINAL_FD = pytest.StashKey[int]()
 
@@ -75,9 +77,11 @@ class SuiteState:
     """Parsed options plus what the session accumulates (one Workbench, the results)."""
 
     config: pytest.Config
-    latency_results: list = field(default_factory=list)
-    batching_results: list = field(default_factory=list)
-    serving_results: list = field(default_factory=list)
+    latency_results: list = field(default_factory=list)  # LatencyResult, OfflineResult, ServerResult records
+    offline_results: list = field(default_factory=list)
+    server_results: list = field(default_factory=list)
+    offline_warm: set = field(default_factory=set)  # (device, batch, strategy, padding) FP32 has had its first pass on
+    offline_fp32_pass_s: dict = field(default_factory=dict)  # (device, batch, strategy) -> FP32's steady pass
     accuracy_results: dict = field(default_factory=dict)
     gemm_peaks: dict = field(default_factory=dict)  # device -> GFLOP/s per precision, measured once per session
 
@@ -86,7 +90,8 @@ class SuiteState:
         self.profile_name = opt.suite_profile
         self.profile = suite.profile(opt.suite_profile)
         self.variant_names = suite.variant_names(opt.variants)
-        suite.variant_names(opt.serve_variant)  # an unknown name stops the session here, in one line
+        if not opt.p99_budget_ms > 0:
+            raise UserError(f"--p99-budget-ms must be a positive number of milliseconds, got {opt.p99_budget_ms}")
         self.seq_lens = options.parse_list(opt.seq_lens, int, "--seq-lens") if opt.seq_lens else self.profile.seq_lens
         self.batch_sizes = (options.parse_list(opt.batch_sizes, int, "--batch-sizes") if opt.batch_sizes
                             else self.profile.batch_sizes)
@@ -219,18 +224,14 @@ def pytest_generate_tests(metafunc):
         cases = suite.latency_cases(state.variant_names, state.devices, state.batch_sizes, state.seq_lens)
         metafunc.parametrize("latency_case", [pytest.param(c, id=c.id, marks=_marks(state, c.device, c.variant))
                                               for c in cases])
-    if "serving_case" in metafunc.fixturenames:
-        variant = metafunc.config.option.serve_variant
-        cases = [(device, variant, mode) for device in state.devices for mode in ("no-batching", "dynamic-batching")
-                 if device in suite.REGISTRY[variant].devices]
-        metafunc.parametrize("serving_case", [pytest.param(c, id="-".join(c), marks=_marks(state, c[0], variant))
+    if "server_case" in metafunc.fixturenames:
+        cases = suite.server_cases(state.devices, state.profile.server_shortlist)
+        metafunc.parametrize("server_case", [pytest.param(c, id=c.id, marks=[pytest.mark.cuda] * (c.device == "cuda"))
+                                             for c in cases])
+    if "offline_case" in metafunc.fixturenames:
+        cases = suite.offline_cases(state.variant_names, state.devices, state.profile.offline_strategies)
+        metafunc.parametrize("offline_case", [pytest.param(c, id=c.id, marks=_marks(state, c.device, c.variant))
                                               for c in cases])
-    if "batching_case" in metafunc.fixturenames:
-        from .inputs import PADDING_STRATEGIES
-
-        cases = suite.batching_cases(state.variant_names, state.devices, list(PADDING_STRATEGIES))
-        metafunc.parametrize("batching_case", [pytest.param(c, id=c.id, marks=_marks(state, c.device, c.variant))
-                                               for c in cases])
     for fixture, with_baseline in (("accuracy_case", False), ("property_case", True)):
         if fixture in metafunc.fixturenames:
             cases = suite.variant_cases(state.variant_names, state.devices, with_baseline)
@@ -305,13 +306,14 @@ def cell_batch(workbench):
 
 
 @pytest.fixture(scope="session")
-def strategy_batches(workbench, suite_state):
-    """batches(strategy, batch_size): the profile's first N texts, in arrival order, batched by the strategy."""
-    from .inputs import strategy_batches as make
+def offline_traffic(workbench, suite_state):
+    """traffic(strategy, batch_size, pad_to_multiple): the profile's first N texts of the dataset, batched."""
+    from .inputs import make_traffic
 
-    texts = workbench.dataset.texts[: suite_state.profile.batching_texts]
+    texts = workbench.dataset.texts[: suite_state.profile.offline_texts]
     max_length = min(512, workbench.source.max_positions)
-    return cache(lambda strategy, batch_size: make(strategy, workbench.source.tokenizer, texts, batch_size, max_length))
+    return cache(lambda strategy, batch_size, pad_to_multiple=None: make_traffic(
+        strategy, workbench.source.tokenizer, texts, batch_size, max_length, pad_to_multiple))
 
 
 @pytest.fixture(scope="session")
@@ -366,49 +368,21 @@ def pytest_terminal_summary(terminalreporter, config):
     state = config.stash.get(STATE, None)
     if state is None or not state.engaged:
         return
-    from .report import (
-        accuracy_rows,
-        batching_rows,
-        build_rows,
-        kernel_rows,
-        recommend,
-        recommendation_lines,
-        roofline_rows,
-        serving_rows,
-        speedup_table,
-        text_table,
-    )
+    from .report import Report
+    from .runs import Run
 
     write, section = terminalreporter.write_line, terminalreporter.write_sep
     rebuilt = state.workbench.cache.rebuilt
     if rebuilt:
         section("=", f"fastbert-variants: rebuilt {len(rebuilt)} cache entries found incomplete or corrupt")
         write("\n".join(rebuilt))
+    run = Run(latency=state.latency_results, offline=state.offline_results, server=state.server_results,
+              accuracy=state.accuracy_results or None, machine=machine_facts(config))
+    for title, text in Report(run).terminal():
+        section("=", f"fastbert-variants: {title}")
+        write(text)
     if state.latency_results:
-        section("=", "fastbert-variants: speedup over torch-fp32 (interleaved median, same run)")
-        write(speedup_table(state.latency_results, machine_facts(config)))
-        section("=", "fastbert-variants: recommended variant per cell (fastest beyond noise, within its accuracy gate)")
-        for line in recommendation_lines(recommend(state.latency_results, state.accuracy_results or None)):
-            write(line)
-        section("=", "fastbert-variants: roofline (achieved GFLOP/s, share of this machine's GEMM peak for the "
-                     "variant's precision)")
-        write(text_table(roofline_rows(state.latency_results)))
         write(f"GEMM peaks measured this session: {state.gemm_peaks}")
-        section("=", "fastbert-variants: build and compile seconds (a second run on the same cache builds nothing; "
-                     "compiled variants retrace, reusing inductor's C++ kernels)")
-        write(text_table(build_rows(state.latency_results)))
-        if any(r.get("kernels") for r in state.latency_results):
-            section("=", "fastbert-variants: attention kernel per cell (one profiled call after the timing)")
-            write(text_table(kernel_rows(state.latency_results)))
-    if state.accuracy_results:
-        section("=", "fastbert-variants: accuracy against torch-fp32 on the same rows (gated: the drop)")
-        write(text_table(accuracy_rows(state.accuracy_results)))
-    if state.batching_results:
-        section("=", "fastbert-variants: real traffic, padding strategies (samples/s)")
-        write(text_table(batching_rows(state.batching_results)))
-    if state.serving_results:
-        section("=", "fastbert-variants: serving, dynamic batching off and on")
-        write(text_table(serving_rows(state.serving_results)))
 
 
 def machine_facts(config) -> dict:

@@ -13,6 +13,7 @@ import time
 import warnings
 
 from .recipes import ffn_width
+from .results import Roofline
 
 PEAK_SIZE = 2048  # GEMM edge for the peaks (as DESIGN.md's were measured): reaches the peak on a few cores
 EMULATED_SIZE = 512  # for a precision the CPU lacks (bf16 without native support: about 1 GFLOP/s)
@@ -153,10 +154,10 @@ def _fp8_matmul(n: int):
     return lambda: _sync(torch._scaled_mm(a, b, scale_a=scale, scale_b=scale, out_dtype=torch.bfloat16), "cuda")
 
 
-def roofline(config, batch_size: int, seq_len: int, median_s: float, precision: str, peaks: dict) -> dict:
+def roofline(config, batch_size: int, seq_len: int, median_s: float, precision: str, peaks: dict) -> Roofline:
     """Achieved GFLOP/s of a call and its share of this machine's peak for the precision (None if unmeasured)."""
     gflop = flops_per_call(config, batch_size, seq_len) / 1e9
     achieved = gflop / median_s
     peak = peaks.get(precision) if isinstance(peaks.get(precision), float) else None
-    return {"gflop_per_call": round(gflop, 3), "achieved_gflops": round(achieved, 1), "peak_gflops": peak,
-            "peak_precision": precision, "share_of_peak": round(achieved / peak, 3) if peak else None}
+    return Roofline(gflop_per_call=round(gflop, 3), achieved_gflops=round(achieved, 1), peak_gflops=peak,
+                    peak_precision=precision, share_of_peak=round(achieved / peak, 3) if peak else None)

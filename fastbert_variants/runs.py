@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
-
-LATENCY_FIELDS = ("variant", "device", "batch_size", "seq_len", "cell", "median_ms", "speedup_vs_fp32", "speedup_ci95")
+from .results import LatencyResult, MalformedResult, OfflineResult, ServerResult, read_result
 
 
 class NoResults(UserError):
@@ -21,11 +20,11 @@ class NoResults(UserError):
 
 @dataclass
 class Run:
-    """Latency results (the `extra_info` of each test) and accuracy records keyed `device/variant`."""
+    """The typed results of each test (from its `extra_info`) and accuracy records keyed `device/variant`."""
 
-    latency: list[dict] = field(default_factory=list)
-    batching: list[dict] = field(default_factory=list)
-    serving: list[dict] = field(default_factory=list)
+    latency: list[LatencyResult] = field(default_factory=list)
+    offline: list[OfflineResult] = field(default_factory=list)
+    server: list[ServerResult] = field(default_factory=list)
     accuracy: dict[str, dict] | None = None  # None: this run did not score accuracy
     sources: list[str] = field(default_factory=list)
     machine: dict = field(default_factory=dict)  # machine_info["fastbert_variants"]: CPU, GPU, versions, GEMM peaks
@@ -33,8 +32,12 @@ class Run:
     datetime: str | None = None
 
     @property
-    def first(self) -> dict:
-        return self.latency[0] if self.latency else {}
+    def first(self) -> LatencyResult | OfflineResult | ServerResult | None:
+        return next(iter([*self.latency, *self.offline, *self.server]), None)
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.latency or self.offline or self.server)
 
 
 def _read_json(path: Path) -> object:
@@ -46,18 +49,40 @@ def _read_json(path: Path) -> object:
         raise UserError(f"{path} is not JSON ({exc}); give the file that --benchmark-json or --accuracy-json wrote") from None
 
 
-def suite_results(data: dict, path: Path) -> dict[str, list[dict]]:
-    """The suite's results from pytest-benchmark's JSON by kind (latency, batching, serving); others are ignored."""
-    found = {"latency": [], "batching": [], "serving": []}
-    for entry in data.get("benchmarks", []):
-        info = entry.get("extra_info", {})
-        kind = info.get("kind", "latency")
-        if kind in found and (kind != "latency" or all(k in info for k in LATENCY_FIELDS)):
-            found[kind].append(info)
+# Older runs' kinds that no record reads any more: the fixed-texts padding benchmark and the closed-loop serving
+# test, both replaced by the offline and server scenarios (their figures could not be compared as ratios).
+RETIRED_KINDS = ("batching", "serving")
+
+
+def suite_results(data: dict, path: Path) -> dict[str, list]:
+    """The suite's results from pytest-benchmark's JSON by kind, as records; other tests' entries are ignored."""
+    found = {"latency": [], "offline": [], "server": []}
+    benchmarks = data.get("benchmarks")
+    if not isinstance(benchmarks, list):
+        raise UserError(f"{path}: 'benchmarks' is {type(benchmarks).__name__}, not a list; give the file that "
+                        "--benchmark-json wrote")
+    for entry in benchmarks:
+        info = entry.get("extra_info") if isinstance(entry, dict) else None
+        if not isinstance(info, dict) or not {"variant", "device"} <= info.keys() or info.get("kind") in RETIRED_KINDS:
+            continue  # another plugin's or test's benchmark, or a retired kind
+        try:
+            record = read_result(info)
+        except MalformedResult as exc:
+            raise UserError(f"{path}: {entry.get('name', 'a benchmark')}: {exc}") from None
+        found[record.KIND].append(record)
     if not any(found.values()):
         raise NoResults(f"{path} holds no fastbert-variants results; write one with "
                         "`pytest benchmarks --benchmark-json PATH`")
     return found
+
+
+def _facts_kept_per_result(data: dict) -> dict:
+    """Runs written before machine_info held the suite's machine facts kept them in every result."""
+    for entry in data.get("benchmarks") or []:
+        info = (entry.get("extra_info") or {}) if isinstance(entry, dict) else {}
+        if info.get("cpu") or info.get("cpu_isa"):
+            return {k: info.get(k) for k in ("cpu", "cpu_isa", "gpu", "versions") if k in info}
+    return {}
 
 
 def accuracy_records(data: dict, path: Path) -> dict[str, dict]:
@@ -81,7 +106,8 @@ def load_run(*paths: str | Path) -> Run:
             if isinstance(data, dict) and "benchmarks" in data:
                 for kind, results in suite_results(data, file).items():
                     getattr(run, kind).extend(results)
-                run.machine = data.get("machine_info", {}).get("fastbert_variants") or run.machine
+                run.machine = (data.get("machine_info") or {}).get("fastbert_variants") or run.machine or \
+                    _facts_kept_per_result(data)
                 run.commit = data.get("commit_info") or run.commit
                 run.datetime = data.get("datetime") or run.datetime
             elif isinstance(data, dict):

@@ -10,7 +10,8 @@ from .variants import BASELINE, REGISTRY, pairs
 
 SEQ_LENS = (16, 32, 64, 128, 256, 512)
 BATCH_SIZES = (1, 8)
-BATCHING_BATCH_SIZES = (1, 8, 32)  # the padding-strategy benchmark: real traffic at these batch sizes
+OFFLINE_BATCH_SIZES = (1, 8, 32)  # the offline scenario: the dataset's texts at these batch sizes
+OFFLINE_STRATEGIES = ("dynamic", "length-buckets")  # at batch 1 the two are the same: dynamic alone runs there
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,13 @@ class Profile:
     batch_sizes: tuple[int, ...]
     timing: TimingPlan
     include_slow: bool
-    batching_texts: int  # how many of the dataset's texts the padding-strategy benchmark scores per round
-    batching_rounds: int  # each round is a whole pass over those texts: many calls, so few rounds suffice
-    serving_requests: int  # requests the serving benchmark sends in each mode
+    offline_texts: int  # the dataset's first N texts, in arrival order: one pass of FP32 lasts seconds
+    offline_seconds: float  # steady interleaved passes (FP32 and the variant together) to fill this long: 1 to 3
+    server_shortlist: int  # the server scenario serves torch-fp32 and this many of the best offline variants
+    server_seconds_per_load: float  # each open-loop load of the capacity search lasts about this long
+    server_settings: tuple[tuple[int, float], ...] = ((1, 0.0), (16, 5.0))  # batcher (max batch, max wait ms) tried
+    server_step: float = 0.15  # the capacity search stops when the rate held and the one not held are this close
+    offline_strategies: tuple[str, ...] = ("dynamic",)  # the full profile adds length buckets
     long_texts_lossless: bool = True  # gate FP32-precision variants on the long texts too (quick: no, see below)
 
 
@@ -29,13 +34,15 @@ PROFILES = {
     "quick": Profile((16, 128, 512), (1,), TimingPlan(warmup_rounds=2, min_rounds=5, max_rounds=30,
                                                         target_seconds=1.0, interleave_blocks=12,
                                                         block_seconds=0.3), include_slow=False,
-                     batching_texts=32, batching_rounds=1, serving_requests=200,
+                     offline_texts=192, offline_seconds=2.0, server_shortlist=1, server_seconds_per_load=3.0,
                      # FP32 graphs (TorchScript, ORT FP32 and fused, OpenVINO FP32) lost nothing on the long texts
                      # in every full run (0/0 flips); the quick profile spends CI's minutes on the lossy ones.
                      long_texts_lossless=False),
     "full": Profile(SEQ_LENS, BATCH_SIZES, TimingPlan(warmup_rounds=3, min_rounds=10, max_rounds=200,
                                                       target_seconds=3.0, interleave_blocks=16), include_slow=True,
-                    batching_texts=256, batching_rounds=3, serving_requests=1000),
+                    offline_texts=1024, offline_seconds=6.0, server_shortlist=4, server_seconds_per_load=10.0,
+                    server_settings=tuple((b, w) for b in (1, 8, 32) for w in (1.0, 5.0) if b > 1 or w == 1.0),
+                    server_step=0.1, offline_strategies=OFFLINE_STRATEGIES),
 }
 
 
@@ -56,19 +63,35 @@ class LatencyCase:
 
 
 @dataclass(frozen=True)
-class BatchingCase:
+class OfflineCase:
     device: str
     batch_size: int
     strategy: str
     variant: str
 
     @property
-    def group(self) -> str:
-        return f"batching-{self.device}-{self.variant}-b{self.batch_size}"
+    def scenario(self) -> str:
+        return f"{self.device}-offline-b{self.batch_size}-{self.strategy}"
 
     @property
     def id(self) -> str:
-        return f"{self.device}-b{self.batch_size}-{self.strategy}-{self.variant}"
+        return f"{self.scenario}-{self.variant}"
+
+
+@dataclass(frozen=True)
+class ServerCase:
+    """The server scenario's n-th variant: 0 is torch-fp32, then the best gated variants of the offline scenario."""
+
+    device: str
+    rank: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.device}-{BASELINE}" if self.rank == 0 else f"{self.device}-offline-best-{self.rank}"
+
+
+def server_cases(devices, shortlist: int) -> list[ServerCase]:
+    return [ServerCase(device, rank) for device in devices for rank in range(shortlist + 1)]
 
 
 def profile(name: str) -> Profile:
@@ -98,10 +121,16 @@ def latency_cases(names, devices, batch_sizes, seq_lens) -> list[LatencyCase]:
     return cases
 
 
-def batching_cases(names, devices, strategies) -> list[BatchingCase]:
-    """Per variant and batch size, the strategies in order: pad-to-max first, the baseline of the others."""
-    return [BatchingCase(device, batch_size, strategy, variant) for device, variant in pairs(names, tuple(devices))
-            for batch_size in BATCHING_BATCH_SIZES for strategy in strategies]
+def offline_cases(names, devices, strategies=OFFLINE_STRATEGIES) -> list[OfflineCase]:
+    """Per device, batch size and strategy, FP32 first: its first pass over the traffic is its own cold pass."""
+    chosen = pairs(names, tuple(devices))
+    cases = []
+    for device in devices:
+        in_device = [v for d, v in chosen if d == device]
+        ordered = [BASELINE] * (BASELINE in in_device) + [v for v in in_device if v != BASELINE]
+        cases += [OfflineCase(device, batch_size, strategy, v) for batch_size in OFFLINE_BATCH_SIZES
+                  for strategy in strategies if batch_size > 1 or strategy == "dynamic" for v in ordered]
+    return cases
 
 
 def variant_cases(names, devices, with_baseline: bool) -> list[tuple[str, str]]:

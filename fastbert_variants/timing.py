@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .results import Speedup
+
 
 @dataclass(frozen=True)
 class TimingPlan:
@@ -45,20 +47,45 @@ def seconds_per_call(run: Callable, prepared, calls: int = 1) -> float:
 
 
 def median_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
-    """Distribution-free interval for the median: order statistics picked from Binomial(n, 1/2)."""
-    from scipy.stats import binom  # here: scipy.stats takes most of a second to import, and the plugin imports us
+    """Distribution-free interval for the median (order statistics, scipy.stats.quantile_test); with too few
+    values for one at this confidence, their range."""
+    # Imported here: scipy.stats takes most of a second to import, and the plugin imports us.
+    from scipy.stats import quantile_test
 
-    ordered = sorted(values)
-    n = len(ordered)
-    if n < 3:
-        return ordered[0], ordered[-1]
-    lower = int(binom.ppf((1 - confidence) / 2, n, 0.5))
-    lower = max(0, lower - 1 if binom.cdf(lower, n, 0.5) > (1 - confidence) / 2 else lower)
-    return ordered[lower], ordered[n - 1 - lower]
+    ordered = sorted(float(v) for v in values)
+    if len(ordered) >= 3:
+        interval = quantile_test(ordered, q=ordered[len(ordered) // 2], p=0.5).confidence_interval(confidence)
+        if not (math.isnan(interval.low) or math.isnan(interval.high)):
+            return float(interval.low), float(interval.high)
+    return ordered[0], ordered[-1]
+
+
+def abba_blocks(baseline_block: Callable[[int], float], variant_block: Callable[[int], float], blocks: int
+                ) -> tuple[list[float], list[float]]:
+    """Seconds of each side in each block, ABBA: even blocks run the baseline first, odd ones the variant first.
+
+    `baseline_block(k)` and `variant_block(k)` time block k on the same inputs (one segment of calls each).
+    """
+    baseline_seconds, variant_seconds = [], []
+    for block in range(blocks):
+        if block % 2 == 0:
+            baseline_seconds.append(baseline_block(block))
+            variant_seconds.append(variant_block(block))
+        else:
+            variant_seconds.append(variant_block(block))
+            baseline_seconds.append(baseline_block(block))
+    return baseline_seconds, variant_seconds
+
+
+def speedup_of_blocks(baseline_seconds: list[float], variant_seconds: list[float], calls_per_block: int,
+                      pause_seconds: float) -> Speedup:
+    ratios = [b / v for b, v in zip(baseline_seconds, variant_seconds, strict=True)]
+    return Speedup(statistics.median(ratios), median_ci(ratios), len(ratios), calls_per_block, tuple(ratios),
+                   pause_seconds)
 
 
 def interleaved_speedup(baseline: Callable, baseline_input, variant: Callable, variant_input,
-                        blocks: int, calls_per_block: int, pause_seconds: float = 0.0) -> dict:
+                        blocks: int, calls_per_block: int, pause_seconds: float = 0.0) -> Speedup:
     """Median over blocks of (baseline time / variant time); above 1 means the variant is faster.
 
     Each segment of calls is preceded by `pause_seconds` of idleness, the same for both sides.
@@ -68,15 +95,6 @@ def interleaved_speedup(baseline: Callable, baseline_input, variant: Callable, v
         time.sleep(pause_seconds)
         return seconds_per_call(run, prepared, calls_per_block)
 
-    ratios = []
-    for block in range(blocks):
-        if block % 2 == 0:
-            base = segment(baseline, baseline_input)
-            var = segment(variant, variant_input)
-        else:
-            var = segment(variant, variant_input)
-            base = segment(baseline, baseline_input)
-        ratios.append(base / var)
-    low, high = median_ci(ratios)
-    return {"median": statistics.median(ratios), "ci95": [low, high], "blocks": blocks, "ratios": ratios,
-            "calls_per_block": calls_per_block, "pause_s": pause_seconds, "order": "ABBA"}
+    base, var = abba_blocks(lambda _: segment(baseline, baseline_input), lambda _: segment(variant, variant_input),
+                            blocks)
+    return speedup_of_blocks(base, var, calls_per_block, pause_seconds)

@@ -7,6 +7,7 @@ import pytest
 
 from fastbert_variants.cli import main
 from fastbert_variants.report import recommend
+from fastbert_variants.results import LatencyResult
 
 # (variant, speedup over FP32, 95% CI) per cell; FP32's own median in ms.
 CELLS = {"cpu-b1-s16": 10.0, "cpu-b1-s128": 30.0}
@@ -116,7 +117,7 @@ def test_bad_speedup_bound_is_one_line(base_run, capsys):
 
 def test_recommendation_is_the_fastest_within_the_gate_and_beyond_noise():
     bench = benchmark_json()
-    latency = [b["extra_info"] for b in bench["benchmarks"]]
+    latency = [LatencyResult.from_json(b["extra_info"]) for b in bench["benchmarks"]]
     by_cell = {r.cell: r for r in recommend(latency, accuracy_json())}
     rec = by_cell["cpu-b1-s128"]
     assert rec.variant == "ort-fp32"  # ort-int8-dynamic is faster but fails its gate (1.39 points)
@@ -133,11 +134,11 @@ def test_report_writes_summary_and_three_plots(base_run, tmp_path, capsys):
                  "--out", str(out)]) == 0
     summary = (out / "summary.md").read_text()
     assert summary.splitlines()[2] == "## Recommendation"
-    assert "**cpu-b1-s128**: ort-fp32, 1.30x faster" in summary
+    assert "- cpu-b1-s128: ort-fp32, 1.30x faster" in summary
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["accuracy_against_speedup.png", "latency_by_seq_len.png", "speedup_per_cell.png"]
     assert all((out / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / p).stat().st_size > 10_000 for p in pngs)
-    assert "recommended:" in capsys.readouterr().out
+    assert "recommended, fixed cells" in capsys.readouterr().out
 
 
 def test_compare_reads_accuracy_given_apart(base_run, tmp_path):
@@ -168,13 +169,13 @@ def test_a_tie_goes_to_the_smaller_accuracy_drop_and_says_so():
     accuracy = {"cpu/torch-dynamic-int8": accuracy_record("torch-dynamic-int8", 0.8559),
                 "cpu/ort-int8-dynamic": accuracy_record("ort-int8-dynamic", 0.8650),
                 "cpu/ort-fp32": accuracy_record("ort-fp32", 0.8628)}
-    (rec,) = recommend(latency, accuracy)
+    (rec,) = recommend([LatencyResult.from_json(r) for r in latency], accuracy)
     assert rec.variant == "ort-int8-dynamic" and rec.tied_with == ("torch-dynamic-int8",)
     assert rec.fastest == "torch-dynamic-int8"
     assert "a tie with torch-dynamic-int8" in recommendation_lines([rec])[0]
     # Intervals apart: the fastest wins outright, and no tie is claimed.
     latency[1] = {**latency[1], "speedup_vs_fp32": 1.40, "speedup_ci95": [1.35, 1.45]}
-    (rec,) = recommend(latency, accuracy)
+    (rec,) = recommend([LatencyResult.from_json(r) for r in latency], accuracy)
     assert rec.variant == "torch-dynamic-int8" and not rec.tied_with and "tie" not in recommendation_lines([rec])[0]
 
 
@@ -187,7 +188,7 @@ def test_a_failed_advisory_gate_excludes_the_variant_and_says_so_in_the_table():
     accuracy = {"cpu/ort-int8-dynamic": accuracy_record("ort-int8-dynamic", 0.8600),
                 "cpu/ort-int8-dynamic-every-matmul": {**accuracy_record("ort-int8-dynamic-every-matmul", 0.8489),
                                                       "advisory_gate": True}}
-    (rec,) = recommend(latency, accuracy)
+    (rec,) = recommend([LatencyResult.from_json(r) for r in latency], accuracy)
     assert rec.variant == "ort-int8-dynamic"
     assert "failed its accuracy gate" in rec.excluded["ort-int8-dynamic-every-matmul"]
     assert accuracy_rows(accuracy)[-1][-1] == "FAIL (advisory)"

@@ -76,8 +76,8 @@ def test_roofline_shares_are_against_the_variants_own_precision():
     gflop = flops_per_call(config, 8, 128) / 1e9
     fp32 = roofline(config, 8, 128, gflop / 50, "fp32", peaks)  # a call at 50 GFLOP/s
     int8 = roofline(config, 8, 128, gflop / 50, "int8", peaks)
-    assert fp32["achieved_gflops"] == 50.0 and fp32["share_of_peak"] == 0.5 and int8["share_of_peak"] == 0.2
-    assert roofline(config, 8, 128, 1.0, "bf16", peaks)["share_of_peak"] is None  # no bf16 peak measured
+    assert fp32.achieved_gflops == 50.0 and fp32.share_of_peak == 0.5 and int8.share_of_peak == 0.2
+    assert roofline(config, 8, 128, 1.0, "bf16", peaks).share_of_peak is None  # no bf16 peak measured
 
 
 @pytest.mark.parametrize(("files", "cgroup", "expected"), [

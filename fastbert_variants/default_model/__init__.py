@@ -12,9 +12,8 @@ import logging
 import shutil
 from pathlib import Path
 
-from ..cache import BuildCache, file_sha256
+from ..cache import BuildCache, check_safetensors, file_sha256
 from ..errors import UserError
-from ..sources import check_safetensors
 
 log = logging.getLogger(__name__)
 

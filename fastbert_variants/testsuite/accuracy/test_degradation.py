@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from fastbert_variants.report import LONG_TEXTS
+from fastbert_variants.recommend import LONG_TEXTS
 from fastbert_variants.suite import LONG_TEXT_SIGNIFICANCE, gate_failure_message
 from fastbert_variants.workbench import VariantUnavailable
 

@@ -1,10 +1,11 @@
 """Latency of every variant over device x batch size x sequence length, with speedups over FP32."""
 
-import numpy as np
 import pytest
 
 from fastbert_variants import hardware, progress
 from fastbert_variants.memory import MemoryProbe
+from fastbert_variants.metrics import disagreement
+from fastbert_variants.results import LatencyResult, Speedup
 from fastbert_variants.roofline import roofline
 from fastbert_variants.timing import interleaved_speedup, seconds_per_call
 from fastbert_variants.variants import BASELINE
@@ -32,7 +33,7 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, ru
     median = benchmark.stats.stats.median
     peak_mem_mb = probe.peak_mb(runner.size_bytes)  # before the interleaved FP32 calls below
 
-    speedup = {"median": 1.0, "ci95": [1.0, 1.0], "blocks": 0, "calls_per_block": 0, "ratios": []}
+    speedup = Speedup.of_baseline()
     if case.variant != BASELINE:
         fp32_prepared = fp32.prepare(batch)
         speedup = interleaved_speedup(fp32.run, fp32_prepared, runner.run, prepared, plan.interleave_blocks,
@@ -40,35 +41,30 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, ru
                                       plan.pause_seconds)
     # After every timed call, so that no variant gets a call more than the others before its timing.
     kernels = runner.kernel_report(prepared)  # one profiled call: which attention kernel ran
+    # A fast wrong answer is no answer: finite, of the right shape, within the recipe's tolerance of FP32.
+    _check_against_fp32(workbench, case, runner(batch), fp32(batch))
     precision = workbench.variant(case.variant).recipe.precision
     peaks = gemm_peaks(case.device)
-    result = {
-        "variant": case.variant, "device": case.device, "batch_size": case.batch_size, "seq_len": case.seq_len,
-        "kind": "latency", "cell": case.cell, "threads": workbench.threads, "median_ms": median * 1e3,
-        "samples_per_s": case.batch_size / median, "tokens_per_s": case.batch_size * case.seq_len / median,
-        "size_mb": runner.size_bytes / 1e6, "peak_mem_mb": peak_mem_mb, "build_s": runner.build_seconds,
-        "compile_s": runner.compile_seconds.get((case.batch_size, case.seq_len)),
-        "speedup_vs_fp32": speedup["median"], "speedup_ci95": speedup["ci95"], "speedup_blocks": speedup["blocks"],
-        "speedup_block_ratios": speedup["ratios"], "speedup_calls_per_block": speedup["calls_per_block"],
-        "interleave_pause_s": plan.pause_seconds, "rounds": benchmark.stats.stats.rounds,
+    result = LatencyResult(
+        variant=case.variant, device=case.device, batch_size=case.batch_size, seq_len=case.seq_len,
+        median_ms=median * 1e3, speedup=speedup, threads=workbench.threads, model=workbench.model_spec,
+        rounds=benchmark.stats.stats.rounds, warmup_rounds=plan.warmup_rounds, size_mb=runner.size_bytes / 1e6,
+        peak_mem_mb=peak_mem_mb, build_s=runner.build_seconds,
+        compile_s=runner.compile_seconds.get((case.batch_size, case.seq_len)),
         # FP32's median from its own test in this cell over this one: the check on the interleaved figure.
-        "speedup_sequential": _sequential_speedup(suite_state, case, median * 1e3),
-        "warmup_rounds": plan.warmup_rounds, "model": workbench.model_spec, "runner_info": runner.info,
-        "kernels": kernels, "sync": _sync_note(case.device),
-        **roofline(workbench.source.config, case.batch_size, case.seq_len, median, precision, peaks),
-        "slow_here": _slow_note(precision, peaks),  # machine facts (CPU, GPU, versions): the run's machine_info
-    }
-    benchmark.extra_info.update(result)
+        speedup_sequential=_sequential_speedup(suite_state, case, median * 1e3),
+        roofline=roofline(workbench.source.config, case.batch_size, case.seq_len, median, precision, peaks),
+        slow_here=_slow_note(precision, peaks), sync=_sync_note(case.device), runner_info=runner.info,
+        kernels=kernels)  # machine facts (CPU, GPU, versions): the run's machine_info
+    benchmark.extra_info.update(result.to_json())
     suite_state.latency_results.append(result)
 
 
 def _check_against_fp32(workbench, case, logits, fp32_logits) -> None:
     """What a run without timing still proves: the variant runs on this cell and its logits are FP32's, within
     what its precision allows (the largest difference of its recipe's logit_tolerance)."""
-    largest, _ = workbench.variant(case.variant).recipe.logit_tolerance
-    assert logits.shape == fp32_logits.shape and np.isfinite(logits).all(), f"{case.id}: shape or non-finite logits"
-    diff = float(np.abs(logits - fp32_logits).max())
-    assert diff <= largest, f"{case.id}: logits differ from FP32's by {diff:.4f} (allowed {largest})"
+    problem = disagreement(logits, fp32_logits, workbench.variant(case.variant).recipe.logit_tolerance[0])
+    assert problem is None, f"{case.id}: {problem}"
 
 
 def _sync_note(device: str) -> str:
@@ -82,7 +78,7 @@ def _sync_note(device: str) -> str:
 def _sequential_speedup(suite_state, case, median_ms: float) -> float | None:
     if case.variant == BASELINE:
         return 1.0
-    found = [r["median_ms"] for r in suite_state.latency_results if r["cell"] == case.cell and r["variant"] == BASELINE]
+    found = [r.median_ms for r in suite_state.latency_results if r.cell == case.cell and r.variant == BASELINE]
     return found[-1] / median_ms if found else None
 
 

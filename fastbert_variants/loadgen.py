@@ -1,0 +1,202 @@
+"""The server scenario's load: open-loop Poisson arrivals, and the search for the capacity at a p99 budget.
+
+A closed loop (N clients, each waiting for its answer before sending again) slows its own arrivals
+when the server slows, so its tail says little about a server under a real arrival rate
+(coordinated omission). Here every request has a send time drawn in advance from a Poisson process
+at the offered rate, is sent then whatever happened before, and its latency counts from that
+scheduled time. Every request sent is accounted for: answered, failed, or timed out.
+
+Run as `python -m fastbert_variants.loadgen URL --rate R --seconds T`, in its own process (pinned
+away from the server's cores where the machine has cores to spare); it prints one JSON RatePoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from .results import RatePoint
+
+
+async def open_loop(url: str, texts: list[str], rate: float, seconds: float, seed: int = 0,
+                    timeout_s: float = 30.0) -> RatePoint:
+    """POST one text per request at Poisson arrivals of `rate` per second for `seconds`; latency from the schedule."""
+    import aiohttp
+
+    gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=int(rate * seconds * 1.5) + 16)
+    schedule = np.cumsum(gaps)
+    schedule = schedule[schedule < seconds]
+    latencies, errors = [], 0
+
+    async def one(session, index: int, at: float, started: float) -> None:
+        nonlocal errors
+        try:
+            async with session.post(url, json={"texts": [texts[index % len(texts)]]},
+                                    timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+                await response.read()
+                if response.status != 200:
+                    errors += 1
+                    return
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            errors += 1
+            return
+        latencies.append((time.perf_counter() - started - at) * 1e3)
+
+    connector = aiohttp.TCPConnector(limit=0)  # no client-side queue: the server sees the arrivals as offered
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        tasks = []
+        for index, at in enumerate(schedule):
+            delay = started + at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(session, index, float(at), started)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+    p50, p99 = (np.percentile(latencies, [50, 99]) if latencies else (math.inf, math.inf))
+    return RatePoint(offered_per_s=rate, sent=len(schedule), answered=len(latencies), errors=errors,
+                     p50_ms=float(p50), p99_ms=float(p99), achieved_per_s=len(latencies) / elapsed)
+
+
+def placement(server_threads: int) -> tuple[set[int] | None, set[int] | None, str]:
+    """(server cores, load generator cores, what was done): apart where the machine has cores to spare."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    if len(cores) > server_threads:
+        server, load = set(cores[:server_threads]), set(cores[server_threads:])
+        return server, load, f"server pinned to cores {sorted(server)}, load generator to {sorted(load)}"
+    return None, None, (f"not pinned: the machine gives this process {len(cores)} cores and the server uses "
+                        f"{server_threads} threads, so the load generator shares the server's cores")
+
+
+def run_load(url: str, texts_file: str, rate: float, seconds: float, cores: set[int] | None, seed: int = 0) -> RatePoint:
+    """One open-loop load, in its own process."""
+    argv = [sys.executable, "-m", "fastbert_variants.loadgen", url, "--texts", texts_file, "--rate", str(rate),
+            "--seconds", str(seconds), "--seed", str(seed)]
+
+    def pin():
+        if cores:
+            os.sched_setaffinity(0, cores)
+
+    done = subprocess.run(argv, capture_output=True, text=True, preexec_fn=pin, timeout=seconds + 120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return RatePoint.from_json(json.loads(done.stdout))
+
+
+def within(point: RatePoint, budget_ms: float) -> bool:
+    """Held the rate: every request answered, p99 within the budget, and answered about as fast as offered."""
+    return point.errors == 0 and point.answered == point.sent and point.p99_ms <= budget_ms
+
+
+def find_capacity(load: Callable[[float], RatePoint], budget_ms: float, start_rate: float, step: float = 0.1,
+                  max_loads: int = 14, floor_rate: float = 0.5) -> tuple[float, list[RatePoint]]:
+    """The highest offered rate whose load stays `within` the budget, to a relative `step`.
+
+    Brackets from `start_rate` (doubling up, or halving down), then bisects geometrically until the rate that
+    held and the one that did not are within a factor 1 + step. Returns (capacity or 0.0, every point run).
+    """
+    points: list[RatePoint] = []
+
+    def ok(rate: float) -> bool:
+        points.append(load(rate))
+        return within(points[-1], budget_ms)
+
+    rate = start_rate
+    if ok(rate):
+        low, high = rate, None
+        while high is None and len(points) < max_loads:
+            rate *= 2
+            low, high = (rate, None) if ok(rate) else (low, rate)
+    else:
+        low, high = None, rate
+        while low is None and rate / 2 >= floor_rate and len(points) < max_loads:
+            rate /= 2
+            low, high = (rate, high) if ok(rate) else (None, rate)
+    if low is None:
+        return 0.0, points
+    while high is not None and high / low > 1 + step and len(points) < max_loads:
+        middle = math.sqrt(low * high)
+        low, high = (middle, high) if ok(middle) else (low, middle)
+    return low, points
+
+
+class ServerProcess:
+    """`fastbert-variants serve` in a process of its own on 127.0.0.1, with a batcher setting; stopped on exit."""
+
+    def __init__(self, argv_options: list[str], variant: str, device: str, threads: int, max_batch_size: int,
+                 max_wait_ms: float, cores: set[int] | None, start_timeout_s: float = 300.0):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.argv = [sys.executable, "-m", "fastbert_variants.cli", "serve", "--variant", variant, "--device", device,
+                     "--port", str(self.port), "--threads", str(threads), "--max-batch-size", str(max_batch_size),
+                     "--max-wait-ms", str(max_wait_ms), *argv_options]
+        self.cores, self.start_timeout_s = cores, start_timeout_s
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServerProcess:
+        import urllib.request
+
+        cores = self.cores
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
+        deadline = time.monotonic() + self.start_timeout_s  # a first build of the variant may happen in the server
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}:\n"
+                                   f"{self.process.stdout.read()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2):
+                    return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.__exit__()
+                    raise RuntimeError(f"the server did not answer /health within {self.start_timeout_s:.0f} s") from None
+                time.sleep(0.3)
+
+    def health(self) -> dict:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.url}/health", timeout=10) as response:
+            return json.loads(response.read())
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fastbert_variants.loadgen", description=__doc__)
+    parser.add_argument("url")
+    parser.add_argument("--texts", required=True, help="a JSON file holding a list of texts to send, in order")
+    parser.add_argument("--rate", type=float, required=True, help="offered requests per second (Poisson)")
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    with open(args.texts) as handle:
+        texts = json.load(handle)
+    if args.rate <= 0 or args.seconds <= 0 or not texts:
+        print("fastbert-variants loadgen: error: --rate and --seconds must be positive and --texts non-empty",
+              file=sys.stderr)
+        return 2
+    point = asyncio.run(open_loop(args.url, texts, args.rate, args.seconds, args.seed))
+    print(json.dumps(point.to_json()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""The offline and server scenarios' parts: records, the capacity search, the open-loop load, the report."""
+
+import asyncio
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from fastbert_variants import loadgen
+from fastbert_variants.inputs import make_traffic
+from fastbert_variants.report import Report
+from fastbert_variants.results import (
+    LatencyResult,
+    MalformedResult,
+    OfflineResult,
+    RatePoint,
+    ServerResult,
+    Speedup,
+    read_result,
+)
+from fastbert_variants.runs import Run
+
+
+def offline(variant, batch_size, speedup, texts_per_s, strategy="dynamic", first_pass_s=1.0):
+    return OfflineResult(variant, "cpu", batch_size, strategy, 256, texts_per_s,
+                         Speedup(speedup, (speedup * 0.95, speedup * 1.05), 8, 4, (speedup,) * 8, 0.05),
+                         100.0, first_pass_s, 2, 0.2, 33.0, 2, "default")
+
+
+def cell(variant, seq_len, speedup):
+    return LatencyResult(variant, "cpu", 1, seq_len, 10.0 / speedup,
+                         Speedup(speedup, (speedup * 0.95, speedup * 1.05)), threads=2, model="default")
+
+
+def server(variant, capacity):
+    points = (RatePoint(capacity, 400, 400, 0, 20.0, 90.0, capacity), RatePoint(capacity * 1.15, 460, 460, 0, 80, 300, 110))
+    return ServerResult(variant, "cpu", 100.0, capacity, 16, 5.0, points, 2, 11, 0.15, "not pinned", 2, "default", 4.0)
+
+
+@pytest.mark.parametrize("record", [cell("ort-fp32", 128, 1.3), offline("openvino-int8", 8, 2.4, 300.0),
+                                    server("openvino-int8", 180.0)])
+def test_every_record_reads_back_what_it_wrote(record):
+    assert read_result(json.loads(json.dumps(record.to_json()))) == record
+
+
+def test_a_record_missing_a_needed_field_is_one_line():
+    data = offline("openvino-int8", 8, 2.4, 300.0).to_json()
+    del data["texts_per_s"]
+    with pytest.raises(MalformedResult, match="has no 'texts_per_s'"):
+        read_result(data)
+    with pytest.raises(MalformedResult, match="kind 'nope'"):
+        read_result({"kind": "nope"})
+
+
+def test_an_old_run_reads_and_its_retired_kinds_are_left_out(tmp_path):
+    """A run written before the records (latency results without threads or block ratios, the old batching and
+    closed-loop serving kinds) still reads."""
+    from fastbert_variants.runs import load_run
+
+    old = {"variant": "ort-fp32", "device": "cpu", "batch_size": 1, "seq_len": 128, "cell": "cpu-b1-s128",
+           "median_ms": 8.0, "speedup_vs_fp32": 1.3, "speedup_ci95": [1.2, 1.4], "cpu": "AMD EPYC", "cpu_isa": "avx2"}
+    retired = [{"kind": "batching", "variant": "torch-fp32", "device": "cpu", "strategy": "dynamic"},
+               {"kind": "serving", "variant": "torch-fp32", "device": "cpu", "mode": "no-batching"}]
+    path = tmp_path / "benchmark.json"
+    path.write_text(json.dumps({"benchmarks": [{"name": "t", "extra_info": info} for info in [old, *retired]]}))
+    run = load_run(path)
+    assert [r.cell for r in run.latency] == ["cpu-b1-s128"] and run.latency[0].speedup.ratios == ()
+    assert run.machine["cpu"] == "AMD EPYC" and not run.offline and not run.server
+
+
+def test_the_capacity_search_finds_the_knee_within_one_step_of_a_sweep():
+    """A server that holds 100 requests/s and no more: the search lands within one step below it, in few loads."""
+
+    def load(rate):
+        p99 = 20.0 if rate <= 100 else 1000.0
+        return RatePoint(rate, int(rate * 4), int(rate * 4), 0, 10.0, p99, rate)
+
+    capacity, points = loadgen.find_capacity(load, 100.0, start_rate=30.0, step=0.1)
+    sweep = max(r for r in np.arange(10, 200, 1.0) if loadgen.within(load(r), 100.0))
+    assert sweep / 1.1 <= capacity <= sweep and len(points) <= 8
+    assert not loadgen.within(load(1.5 * capacity), 100.0)
+    assert loadgen.find_capacity(lambda r: RatePoint(r, 4, 3, 1, 1, 1, r), 100.0, 10.0)[0] == 0.0  # a lost request
+
+
+def _serve_in_thread(seconds_per_call: float, max_batch_size: int):
+    """A real aiohttp server (the suite's app) over a fake model that takes a fixed time per call."""
+    from aiohttp import web
+
+    from fastbert_variants.serving import ServingPolicy, make_app
+
+    def predict(texts):
+        time.sleep(seconds_per_call)
+        return np.zeros((len(texts), 2), dtype=np.float32)
+
+    app = make_app(predict, {0: "negative", 1: "positive"}, ServingPolicy(max_batch_size=max_batch_size,
+                                                                          max_wait_ms=2.0), "fake")
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = site._server.sockets[0].getsockname()[1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{port}/predict", loop, runner
+
+
+def test_an_open_loop_load_counts_from_the_schedule_and_loses_nothing():
+    """20 ms a call, one text a call: 50/s at most. At 20/s the p99 is near 20 ms; at 100/s the queue grows, the
+    p99 goes far past the budget, and every request sent is still answered."""
+    url, loop, runner = _serve_in_thread(0.02, max_batch_size=1)
+    try:
+        light = asyncio.run(loadgen.open_loop(url, ["a text"], 20.0, 1.5))
+        heavy = asyncio.run(loadgen.open_loop(url, ["a text"], 100.0, 1.5))
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+    assert light.answered == light.sent > 15 and light.p99_ms < 100
+    assert heavy.answered == heavy.sent > 100 and heavy.errors == 0
+    assert heavy.p99_ms > 500  # a closed loop of a few clients would have shown about 20-60 ms here
+
+
+def test_offline_traffic_chunks_cover_every_batch_once():
+    from transformers import AutoTokenizer
+
+    from fastbert_variants.sources import PRESETS_DIR
+
+    tokenizer = AutoTokenizer.from_pretrained(PRESETS_DIR / "tokenizer")  # the shipped WordPiece tokenizer
+    texts = [("word " * n).strip() for n in (3, 40, 5, 12, 7, 90, 2, 30, 8, 4)]
+    traffic = make_traffic("length-buckets", tokenizer, texts, 4, 128)
+    assert traffic.texts == 10 and [len(b["input_ids"]) for b in traffic.batches] == [4, 4, 2]
+    assert sorted(i for chunk in traffic.chunks(8) for i in chunk) == [0, 1, 2]
+    dynamic = make_traffic("dynamic", tokenizer, texts, 4, 128)
+    assert dynamic.padding_waste > traffic.padding_waste  # sorting by length first wastes less
+    fixed = make_traffic("dynamic", tokenizer, texts, 4, 128, pad_to_multiple=64)
+    assert {b["input_ids"].shape for b in fixed.batches} <= {(4, 64), (4, 128)} and fixed.rows_of(2) == 2
+
+
+def test_the_report_leads_with_the_scenarios_and_says_where_the_fixed_cell_disagrees():
+    run = Run(latency=[cell("torch-fp32", 16, 1.0), cell("ort-int8-dynamic", 16, 2.5), cell("openvino-int8", 16, 2.0)],
+              offline=[offline("torch-fp32", 1, 1.0, 70.0), offline("ort-int8-dynamic", 1, 1.6, 112.0, first_pass_s=9.0),
+                       offline("openvino-int8", 1, 2.9, 203.0)],
+              server=[server("torch-fp32", 60.0), server("openvino-int8", 180.0)], machine={"cpu": "AMD EPYC"})
+    report = Report(run)
+    titles = [title for title, _ in report.blocks()]
+    assert [t.split(":")[0] for t in titles] == ["offline", "server", "fixed cells"]
+    (line,) = report.offline_lines()
+    assert line.startswith("cpu-offline-b1") and ": openvino-int8, 203.0 texts/s, 2.90x" in line
+    assert "DISAGREES with the fixed cell cpu-b1-s16, which recommends ort-int8-dynamic" in line
+    assert "on this traffic ort-int8-dynamic is 1.60x torch-fp32, against 2.50x in the cell" in line
+    assert "first pass over these lengths ran at" in line
+    (served,) = report.server_lines()
+    assert "openvino-int8, 180.0 requests/s" in served and "(torch-fp32: 60.0/s, 3.00x)" in served
+    markdown = report.markdown([])
+    assert markdown.index("### Offline") < markdown.index("### Server") < markdown.index("### Fixed cells")
+    assert json.loads(json.dumps(report.to_json()))["server"][0]["variant"] == "openvino-int8"
+
+
+OLD_RUN = __import__("pathlib").Path(__file__).parent / "data" / "runs" / "quick-2026-12-02-before"
+
+
+def test_a_run_written_before_the_records_reads_compares_and_reports(tmp_path, capsys):
+    """The suite's own quick run of 2 December 2026 (AMD EPYC Zen 4), written before the typed records (its
+    batching and serving results of retired kinds included): every result reads, it compares clean with itself,
+    and `report` renders it."""
+    from fastbert_variants.cli import main
+    from fastbert_variants.runs import load_run
+
+    run = load_run(OLD_RUN)
+    assert len(run.latency) == 14 and {r.cell for r in run.latency} == {"cpu-b1-s128"}
+    assert all(len(r.speedup.ratios) == 12 for r in run.latency if r.variant != "torch-fp32")
+    assert run.machine["cpu_isa"] == "avx512_vnni" and len(run.accuracy) == 22
+    assert main(["compare", str(OLD_RUN), str(OLD_RUN)]) == 0
+    assert "0 regression(s) in 35 comparisons" in capsys.readouterr().out
+    assert main(["report", str(OLD_RUN), "--out", str(tmp_path)]) == 0
+    assert "cpu-b1-s128: openvino-int8, 3.82x" in (tmp_path / "summary.md").read_text()

@@ -1,0 +1,83 @@
+"""Check the server scenario's capacity search against a brute-force sweep, and past the capacity it found.
+
+    python tools/check_capacity.py --variant torch-fp32 --max-batch-size 16 --max-wait-ms 5 --out docs/results/x.json
+
+Serves the variant (`fastbert-variants serve`, one process), runs the search the suite runs, then
+offers every rate on a grid one search step apart around what it found (the sweep), then 1.5x the
+capacity: the p99 there must be over the budget, and every request sent must be answered or counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from tabulate import tabulate
+
+from fastbert_variants import loadgen
+from fastbert_variants.workbench import Workbench
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", default="torch-fp32")
+    parser.add_argument("--max-batch-size", type=int, default=16)
+    parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--p99-budget-ms", type=float, default=100.0)
+    parser.add_argument("--seconds-per-load", type=float, default=3.0)
+    parser.add_argument("--step", type=float, default=0.15)
+    parser.add_argument("--start-rate", type=float, default=40.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cache-dir", default=os.environ.get("FASTBERT_VARIANTS_CACHE", "~/.cache/fastbert-variants"))
+    parser.add_argument("--out", help="write the points here as JSON")
+    args = parser.parse_args()
+
+    bench = Workbench("default", cache_dir=args.cache_dir, threads=args.threads)
+    bench.runner(args.variant, "cpu")  # built into the cache here, so the server only loads it
+    texts = Path(tempfile.mkdtemp()) / "texts.json"
+    texts.write_text(json.dumps(bench.dataset.texts[:2000]))
+    server_cores, load_cores, pinning = loadgen.placement(args.threads)
+    with loadgen.ServerProcess(["--cache-dir", str(bench.cache.root)], args.variant, "cpu", args.threads,
+                               args.max_batch_size, args.max_wait_ms, server_cores) as server:
+        url = f"{server.url}/predict"
+
+        def load(rate: float, seed: int = 0) -> loadgen.RatePoint:
+            return loadgen.run_load(url, str(texts), rate, args.seconds_per_load, load_cores, seed)
+
+        load(args.start_rate / 2, seed=99)  # warm-up, as the suite's
+        capacity, searched = loadgen.find_capacity(load, args.p99_budget_ms, args.start_rate, step=args.step)
+        grid = [capacity * (1 + args.step) ** k for k in range(-3, 4)]
+        swept = [load(rate, seed=k + 10) for k, rate in enumerate(grid)]
+        past = load(1.5 * capacity, seed=7)
+    held = [p.offered_per_s for p in swept if loadgen.within(p, args.p99_budget_ms)]
+    sweep_capacity = max(held) if held else 0.0
+    rows = [["search", f"{p.offered_per_s:.1f}", p.sent, p.answered, p.errors, f"{p.p50_ms:.1f}", f"{p.p99_ms:.1f}",
+             "held" if loadgen.within(p, args.p99_budget_ms) else "over"] for p in searched]
+    rows += [["sweep", f"{p.offered_per_s:.1f}", p.sent, p.answered, p.errors, f"{p.p50_ms:.1f}", f"{p.p99_ms:.1f}",
+              "held" if loadgen.within(p, args.p99_budget_ms) else "over"] for p in swept]
+    rows.append(["1.5x capacity", f"{past.offered_per_s:.1f}", past.sent, past.answered, past.errors,
+                 f"{past.p50_ms:.1f}", f"{past.p99_ms:.1f}", "held" if loadgen.within(past, args.p99_budget_ms) else "over"])
+    print(tabulate(rows, ["load", "offered/s", "sent", "answered", "errors", "p50 ms", "p99 ms", "verdict"]))
+    steps_apart = abs(sweep_capacity - capacity) / max(capacity, 1e-9)
+    print(f"{args.variant}, batch {args.max_batch_size}, wait {args.max_wait_ms:g} ms, p99 budget {args.p99_budget_ms:g} "
+          f"ms, {args.seconds_per_load:g} s per load; {pinning}")
+    print(f"search: {capacity:.1f}/s in {len(searched)} loads; sweep: {sweep_capacity:.1f}/s "
+          f"({steps_apart / args.step:.2f} search steps apart); at 1.5x: p99 {past.p99_ms:.1f} ms, "
+          f"{past.sent - past.answered - past.errors} of {past.sent} unaccounted")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"variant": args.variant, "capacity": capacity, "sweep_capacity": sweep_capacity,
+                                              "search": [p.to_json() for p in searched],
+                                              "sweep": [p.to_json() for p in swept], "past": past.to_json(),
+                                              "pinning": pinning, "args": vars(args)}, indent=1))
+    ok = steps_apart <= args.step * 1.0001 and not loadgen.within(past, args.p99_budget_ms) and \
+        past.answered + past.errors == past.sent
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
