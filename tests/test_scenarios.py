@@ -176,3 +176,14 @@ def test_a_run_written_before_the_records_reads_compares_and_reports(tmp_path, c
     assert "0 regression(s) in 35 comparisons" in capsys.readouterr().out
     assert main(["report", str(OLD_RUN), "--out", str(tmp_path)]) == 0
     assert "cpu-b1-s128: openvino-int8, 3.82x" in (tmp_path / "summary.md").read_text()
+
+
+def test_the_output_check_where_timed_fails_nan_wrong_shape_and_drift():
+    from fastbert_variants.metrics import disagreement
+
+    fp32 = np.array([[0.5, -0.5], [1.0, -1.0]], dtype=np.float32)
+    assert disagreement(fp32 + 0.01, fp32, 0.05) is None
+    assert "non-finite" in disagreement(np.array([[np.nan, 0], [0, 0]]), fp32, 0.05)
+    assert "shape" in disagreement(fp32[:, :1], fp32, 0.05)
+    assert "differ from FP32's by 0.2000" in disagreement(fp32 + 0.2, fp32, 0.05)
+    assert disagreement(np.vstack([fp32[:1], [[9.0, 9.0]]]), fp32[:1].repeat(2, 0), 0.05, rows=1) is None  # filler rows
