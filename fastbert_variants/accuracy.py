@@ -6,6 +6,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .errors import UserError
 from .metrics import classification_scores, paired_comparison, predict_logits
 from .variants import BASELINE
 
@@ -35,7 +36,11 @@ class Scorer:
 
     @cached_property
     def labels(self) -> np.ndarray:
-        return self.dataset.labels_for(self.workbench.source.id2label)
+        labels = self.dataset.labels_for(self.workbench.source.id2label)
+        if len(np.unique(labels)) < 2:
+            raise UserError(f"dataset {self.dataset.name!r} has a single label in its {len(labels)} scored rows: a "
+                            "variant that always predicts it would pass the gate; score a split that has every label")
+        return labels
 
     def rows(self, max_rows: int | None = None) -> np.ndarray:
         """All scored rows, or a fixed uniform sample of max_rows of them (the same sample every run)."""
@@ -72,6 +77,7 @@ class Scorer:
         return {
             "variant": name, "device": device, "rows": int(len(rows)), "rows_in_dataset": int(len(self.labels)),
             "dataset": self.dataset.name, "max_length": self.max_length,
+            "unlabelled_dropped": self.dataset.unlabelled_dropped,
             "fp32": classification_scores(labels, baseline.argmax(-1)),
             "scores": classification_scores(labels, variant.argmax(-1)),
             "comparison": comparison,

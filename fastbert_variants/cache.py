@@ -34,6 +34,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import UserError
+from .files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +64,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 class BuildCache:
     """Folders of built artifacts under `root/builds/<variant>/<key>`."""
 
@@ -80,6 +75,7 @@ class BuildCache:
         self._checked: set[Path] = set()
         # Entries this process found corrupt or incomplete and rebuilt: the run's output lists them.
         self.rebuilt: list[str] = []
+        self._owner_checked = False
 
     def key(self, **parts) -> str:
         """A hash of what the artifact depends on; library versions are always part of it."""
@@ -108,7 +104,11 @@ class BuildCache:
                 if stat.st_mtime_ns != meta.get("mtime_ns"):
                     meta["mtime_ns"], resealed = stat.st_mtime_ns, True
             if resealed:
-                _write_atomically(manifest_path, json.dumps(manifest, indent=2, default=str))
+                try:
+                    write_atomically(manifest_path, json.dumps(manifest, indent=2, default=str))
+                except OSError as exc:  # the hashes matched: the entry is valid, only its faster re-check is lost
+                    log.warning("could not re-seal %s (%s); the entry is used, and hashed again next time",
+                                manifest_path, exc.strerror)
             return True
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return False
@@ -133,10 +133,35 @@ class BuildCache:
         except OSError as exc:
             if exc.errno not in DISK_ERRNOS:
                 raise
-            raise UserError(f"cannot write the build cache {self.root} ({exc.strerror}): free space there, or pass "
-                            "--cache-dir DIR (or set FASTBERT_VARIANTS_CACHE) to a writable directory") from None
+            why = exc.strerror
+        except Exception as exc:  # a library that writes on its own (safetensors: SafetensorError) and found no space
+            if "No space left on device" not in str(exc):
+                raise
+            why = "No space left on device"
+        raise UserError(f"cannot write the build cache {self.root} ({why}): free space there, or pass "
+                        "--cache-dir DIR (or set FASTBERT_VARIANTS_CACHE) to a writable directory")
+
+    def check_owner(self) -> None:
+        """Refuse a cache root that another user owns or that others may write, as ssh refuses such a key file:
+        whoever can write it can swap a built model (and inductor's caches hold pickles) for their own."""
+        if self._owner_checked:
+            return
+        try:
+            stat = self.root.stat()
+        except FileNotFoundError:
+            self._owner_checked = True  # made by this run, with this user's umask
+            return
+        if not self.root.is_dir():
+            raise UserError(f"the build cache {self.root} is a file, not a folder; pass --cache-dir DIR (or set "
+                            "FASTBERT_VARIANTS_CACHE) to a folder")
+        if stat.st_uid != os.getuid() or stat.st_mode & 0o022:
+            whose = f"owned by uid {stat.st_uid}" if stat.st_uid != os.getuid() else "writable by other users"
+            raise UserError(f"the build cache {self.root} is {whose} (mode {stat.st_mode & 0o777:o}); pass --cache-dir "
+                            f"DIR (or set FASTBERT_VARIANTS_CACHE) to a folder of your own, or `chmod go-w {self.root}`")
+        self._owner_checked = True
 
     def _get_or_build(self, variant, key, build):
+        self.check_owner()
         folder = self.entry(variant, key)
         with self._lock(folder):
             if folder in self._checked:

@@ -75,6 +75,7 @@ def cmd_build(args) -> int:
     """Make every cached artifact; with --check, also load each variant and compare it with FP32."""
     import numpy as np
 
+    from . import suite
     from .inputs import padded_batches
     from .variants import BASELINE, pairs
     from .workbench import VariantUnavailable
@@ -82,7 +83,7 @@ def cmd_build(args) -> int:
     # A cache hit is judged by each file's size and mtime against the entry's manifest; the sha256 of every
     # byte is checked when a variant is loaded to run (--check here, and every benchmark or accuracy run).
     bench = _workbench(args, hash_contents=args.check)
-    names = options.parse_list(args.variants, option="--variants") if args.variants != "all" else None
+    names = suite.variant_names(args.variants)
     started = time.perf_counter()
     check_batch = reference = None
     if args.check:
@@ -126,6 +127,7 @@ def cmd_report(args) -> int:
     from pathlib import Path
 
     from . import plots
+    from .files import write_atomically
     from .report import Report
     from .runs import NoResults, load_run
 
@@ -140,23 +142,23 @@ def cmd_report(args) -> int:
         print(f"nothing to report: {exc} (every test skipped? pytest's summary says why)")
         return 0
     report = Report(run)
-    for title, lines in report.blocks():
-        print("\n".join([f"recommended, {title}:", *lines]))
+    blocks = report.blocks()
     out = Path(args.out)
+    plans = [(plots.offline_throughput, (run.offline,), "offline_throughput.png")] * bool(run.offline) + \
+        [(plots.server_p99, (run.server,), "server_p99.png")] * bool(run.server) + \
+        [(plots.latency_by_seq_len, (run.latency,), "latency_by_seq_len.png"),
+         (plots.speedup_per_cell, (run.latency,), "speedup_per_cell.png")] * bool(run.latency) + \
+        [(plots.accuracy_against_speedup, (run.latency, run.accuracy, report.cells),
+          "accuracy_against_speedup.png")] * bool(run.latency and run.accuracy)
+    made = [out / name for _, _, name in plans]
+    markdown = report.markdown(made)  # rendered before anything is written: a result it cannot read writes nothing
+    for title, lines in blocks:
+        print("\n".join([f"recommended, {title}:", *lines]))
     out.mkdir(parents=True, exist_ok=True)
-    made = []
-    if run.offline:
-        made.append(plots.offline_throughput(run.offline, out / "offline_throughput.png"))
-    if run.server:
-        made.append(plots.server_p99(run.server, out / "server_p99.png"))
-    if run.latency:
-        made += [plots.latency_by_seq_len(run.latency, out / "latency_by_seq_len.png"),
-                 plots.speedup_per_cell(run.latency, out / "speedup_per_cell.png")]
-    if run.latency and run.accuracy:
-        made.append(plots.accuracy_against_speedup(run.latency, run.accuracy, report.cells,
-                                                   out / "accuracy_against_speedup.png"))
+    for plot, plot_args, name in plans:
+        plot(*plot_args, out / name)
     summary = out / "summary.md"
-    summary.write_text(report.markdown(made))
+    write_atomically(summary, markdown)
     print(f"wrote {summary} and {len(made)} plots: {', '.join(p.name for p in made)}")
     return 0
 
@@ -176,7 +178,7 @@ def cmd_compare(args) -> int:
         from . import history
 
         new = load_run(args.runs[0], *filter(None, [args.new_accuracy]))
-        engine = history.open_history(history.database_url(args.db, options.cache_dir(args)))
+        engine = history.open_history(history.database_url(args.db, options.cache_dir(args)), create=False)
         found = history.baseline(engine, args.against_history, args.machine_kind or history.machine_kind(new), args.last)
         base = found.run
         print(f"BASE: {found.describe()}")
@@ -216,7 +218,7 @@ def cmd_history_show(args) -> int:
     from . import history
 
     url = history.database_url(args.db, options.cache_dir(args))
-    runs = history.stored_runs(history.open_history(url), args.branch, args.machine_kind, args.last)
+    runs = history.stored_runs(history.open_history(url, create=False), args.branch, args.machine_kind, args.last)
     if not runs:
         raise UserError(f"the history at {history.shown_url(url)} holds no runs"
                         + (f" of branch {args.branch}" if args.branch else "") + "; add one: fastbert-variants history "
@@ -252,8 +254,11 @@ def cmd_serve(args) -> int:
     from .serving import ServingPolicy, make_app, make_predict
     from .workbench import VariantUnavailable
 
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port {args.port} is not a TCP port; give one from 1 to 65535")
     policy = ServingPolicy(max_batch_size=1 if args.no_batching else args.max_batch_size, max_wait_ms=args.max_wait_ms,
-                           max_texts=args.max_texts, max_chars=args.max_chars)
+                           max_texts=args.max_texts, max_chars=args.max_chars, max_queue_texts=args.max_queue_texts,
+                           deadline_ms=args.deadline_ms, hang_s=args.hang_s)
     bench = _workbench(args)
     try:
         runner = bench.runner(args.variant, args.device)
@@ -264,8 +269,12 @@ def cmd_serve(args) -> int:
     batching = "off" if policy.max_batch_size == 1 else f"up to {policy.max_batch_size} texts or {policy.max_wait_ms:g} ms"
     print(f"serving {args.variant} on {args.device} at http://{args.host}:{args.port}/predict "
           f"(dynamic batching {batching}; {bench.threads} threads)", flush=True)
-    web.run_app(make_app(predict, bench.source.id2label, policy, args.variant), host=args.host, port=args.port,
-                print=None, access_log=None)
+    try:  # handler_cancellation: a client that leaves cancels its request, so its texts are not computed
+        web.run_app(make_app(predict, bench.source.id2label, policy, args.variant), host=args.host, port=args.port,
+                    print=None, access_log=None, handler_cancellation=True)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}): another server holds that "
+                        "port? pass --port another") from None
     return 0
 
 
@@ -385,6 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-batching", action="store_true", help="one request per model call")
     serve.add_argument("--max-texts", type=int, default=64, help="texts allowed per request (default 64)")
     serve.add_argument("--max-chars", type=int, default=5000, help="characters allowed per text (default 5000)")
+    serve.add_argument("--max-queue-texts", type=int, default=256,
+                       help="texts that may wait for the model; past it a request gets 503 and Retry-After (default 256)")
+    serve.add_argument("--deadline-ms", type=float, default=1000.0,
+                       help="a request not answered by then gets 504, its texts dropped if not computed (default 1000)")
+    serve.add_argument("--hang-s", type=float, default=30.0,
+                       help="a model call running longer turns /health to 503 (default 30)")
     serve.set_defaults(func=cmd_serve)
 
     train = commands.add_parser("train-default", help="retrain the default model's sentiment head (about 3 minutes)")

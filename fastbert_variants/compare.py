@@ -130,6 +130,9 @@ def compare_runs(base: Run, new: Run, max_speedup_loss: float, max_accuracy_drop
         raise UserError("BASE holds no results to compare")
     changes = (speedup_changes(base, new, max_speedup_loss, rule, significance)
                + accuracy_changes(base, new, max_accuracy_drop))
+    if not changes:  # a gate that compared nothing passes everything
+        raise UserError("nothing to compare: BASE holds no variant's speedup over torch-fp32 and no accuracy record; "
+                        "give as BASE a run that timed variants beside torch-fp32 or scored them")
     scale = {"speedup": 100.0, "accuracy": 1.0}  # a 1% speedup change weighs like one point of accuracy
     return sorted(changes, key=lambda c: (not c.regressed, -abs((c.change or 0) * scale[c.what])))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class DatasetSpec:
     calibration_split: str = "train"
     normalize_labels: bool = False
     max_samples: int | None = None
+    drop_unlabelled: bool = False  # score only the labelled rows (the accuracy table says how many were dropped)
 
     def __post_init__(self):
         if self.max_samples is not None and self.max_samples < 1:
@@ -51,6 +53,7 @@ class LabelledTexts:
     texts: list[str]
     raw_labels: list
     calibration_texts: list[str] = field(default_factory=list)
+    unlabelled_dropped: int = 0  # rows without a label that --drop-unlabelled left out
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -94,6 +97,10 @@ def _tweet_frame():
     frame = pd.read_csv(tweet_corpus_path(), encoding="utf-8", encoding_errors="replace")
     frame = frame[frame["sentiment"].isin(TWEET_LABELS)]
     frame = frame.assign(text=frame["text"].astype(str).str.strip()).drop_duplicates("text")
+    # The corpus lists every negative tweet, then every positive one: in that order the first N tweets (the
+    # calibration texts, --max-samples, the offline traffic) would all be of one label. A stable hash order mixes them.
+    frame = frame.assign(order=frame["text"].map(lambda t: text_bucket(t, 1 << 62, "arrival-order")))
+    frame = frame.sort_values("order", kind="stable").drop(columns="order")
     return frame.assign(held_out=frame["text"].map(lambda t: text_bucket(t, HELD_OUT_BUCKETS, "held-out") == 0))
 
 
@@ -144,10 +151,11 @@ def load_labelled_texts(spec: DatasetSpec) -> LabelledTexts:
     if spec.name == "default":
         data = load_tweets("held-out")
         data.calibration_texts = load_tweets("train").texts[:MAX_CALIBRATION_ROWS]
-    elif Path(spec.name).suffix.lower() in LOCAL_SUFFIXES or Path(spec.name).exists():
+    elif _is_local(spec):
         data = _load_local_file(spec)
     else:
         data = _load_hub_dataset(spec)
+    _refuse_or_drop_unlabelled(data, spec)
     if spec.normalize_labels:
         data.raw_labels = [normalize_label(v) for v in data.raw_labels]
     if spec.max_samples is not None:
@@ -155,6 +163,37 @@ def load_labelled_texts(spec: DatasetSpec) -> LabelledTexts:
     if not data.texts:
         raise UserError(f"dataset {spec.name!r} has no rows to score; check --dataset-split and --max-samples")
     return data
+
+
+def _is_local(spec: DatasetSpec) -> bool:
+    return Path(spec.name).suffix.lower() in LOCAL_SUFFIXES or Path(spec.name).exists()
+
+
+def is_unlabelled(value) -> bool:
+    """No label: None (a hub ClassLabel's -1, as every GLUE test split has, is read as None), NaN, an empty cell."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _refuse_or_drop_unlabelled(data: LabelledTexts, spec: DatasetSpec) -> None:
+    """Unlabelled rows would be scored as if labelled (-1 is the last class name); refuse them or drop them."""
+    missing = [is_unlabelled(v) for v in data.raw_labels]
+    count = sum(missing)
+    if count and not spec.drop_unlabelled:
+        where = f"dataset file {data.name}" if _is_local(spec) else \
+            f"split {spec.split or 'test'!r} of dataset {spec.name!r}"
+        raise UserError(f"{where} has {count} of {len(missing)} rows without a label (-1, None or an empty cell); "
+                        "score a labelled split (--dataset-split validation) or pass --drop-unlabelled to score only "
+                        "the labelled rows")
+    if count:
+        kept = [i for i, m in enumerate(missing) if not m]
+        data.texts, data.raw_labels = [data.texts[i] for i in kept], [data.raw_labels[i] for i in kept]
+        data.unlabelled_dropped = count
+        log.warning("dropped %d unlabelled rows of %s (--drop-unlabelled)", count, data.name)
+    # A column with an empty cell is read as floats (1.0, 0.0); once those rows are gone, integers again.
+    if data.raw_labels and all(isinstance(v, float) and float(v).is_integer() for v in data.raw_labels):
+        data.raw_labels = [int(v) for v in data.raw_labels]
 
 
 def normalize_label(value) -> int:
@@ -197,6 +236,19 @@ def _columns(spec: DatasetSpec, available: list[str], source: str) -> None:
             raise UserError(f"{source} has no column {column!r} (it has {available}); set {option}")
 
 
+def _jsonl_rows(path: Path) -> list[dict]:
+    """One JSON object per non-empty line (JSON Lines); a line that is not one is named."""
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError(f"line {number} is {type(row).__name__}, not a JSON object with the columns")
+                rows.append(row)
+    return rows
+
+
 def _load_local_file(spec: DatasetSpec) -> LabelledTexts:
     import pandas as pd
 
@@ -209,14 +261,17 @@ def _load_local_file(spec: DatasetSpec) -> LabelledTexts:
     try:
         if kind == "parquet":
             frame = pd.read_parquet(path)
+        elif path.suffix.lower() == ".jsonl":
+            frame = pd.DataFrame.from_records(_jsonl_rows(path))
         elif kind == "json":
-            frame = pd.read_json(path, lines=path.suffix.lower() == ".jsonl")
+            frame = pd.read_json(path)
         else:
             frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
-    except (ValueError, pd.errors.ParserError, OSError) as exc:
-        raise UserError(f"cannot read dataset file {path}: {str(exc).splitlines()[0]}") from None
+    except (ValueError, TypeError, pd.errors.ParserError, OSError) as exc:  # TypeError: pandas on mixed JSON
+        raise UserError(f"cannot read dataset file {path}: {(str(exc).splitlines() or [type(exc).__name__])[0]}"
+                        ) from None
     _columns(spec, [str(c) for c in frame.columns], f"dataset file {path}")
-    frame = frame.dropna(subset=[spec.text_column, spec.label_column])
+    frame = frame.dropna(subset=[spec.text_column])  # rows without a label are refused or dropped by the caller
     texts = frame[spec.text_column].astype(str).tolist()
     labels = frame[spec.label_column].tolist()
     calibrate = [text_bucket(t, CALIBRATION_BUCKETS, "calibration") == 0 for t in texts]
@@ -244,8 +299,8 @@ def _load_hub_dataset(spec: DatasetSpec) -> LabelledTexts:
     _columns(spec, list(scored.column_names), f"dataset {spec.name!r}")
     labels = scored[spec.label_column]
     feature = scored.features.get(spec.label_column)
-    if getattr(feature, "names", None):  # ClassLabel: keep the names so they map by name
-        labels = [feature.names[i] for i in labels]
+    if getattr(feature, "names", None):  # ClassLabel: keep the names so they map by name; -1 is "no label"
+        labels = [None if i is None or i < 0 else feature.names[i] for i in labels]
     try:
         calibration = datasets.load_dataset(spec.name, spec.config, split=f"{spec.calibration_split}[:{MAX_CALIBRATION_ROWS}]")
         calibration_texts = [str(t) for t in calibration[spec.text_column]]

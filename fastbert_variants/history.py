@@ -10,12 +10,14 @@ the pooled blocks of the last runs of a branch, on the same kind of machine.
 from __future__ import annotations
 
 import os
+import re
 import statistics
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, create_engine, select
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, create_engine, event, select
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
@@ -80,7 +82,6 @@ def database_url(given: str | None, cache_dir: Path) -> str:
     """--db, else $FASTBERT_VARIANTS_DB, else an SQLite file in the cache directory."""
     url = given or os.environ.get(DB_ENV)
     if not url:
-        cache_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{cache_dir / 'history.sqlite'}"
     if url.startswith(("postgresql://", "postgres://")):  # SQLAlchemy's default driver for these is psycopg2
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -88,30 +89,75 @@ def database_url(given: str | None, cache_dir: Path) -> str:
 
 
 def shown_url(url: str) -> str:
-    """The URL without its password."""
+    """The URL without its password (SQLAlchemy's hide_password; one it cannot parse, masked by hand)."""
     from sqlalchemy.engine import make_url
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except (ArgumentError, ValueError):
+        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
-def open_history(url: str):
-    """An engine on the history at `url`, its schema migrated to Alembic's head; one-line errors."""
+def _sqlite_path(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") else None
+
+
+def open_history(url: str, create: bool = True):
+    """An engine on the history at `url`, its schema migrated to Alembic's head; one-line errors.
+
+    create=False (the commands that only read) refuses an SQLite file that is not there, rather than make an
+    empty database at a mistyped path."""
     try:
+        sqlite_file = _sqlite_path(url)
+        if sqlite_file is not None and not sqlite_file.is_file():
+            if not create:
+                raise UserError(f"no history at {sqlite_file}: add a run first (fastbert-variants history add RUN), "
+                                "or check --db / $FASTBERT_VARIANTS_DB")
+            sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
     except (ArgumentError, ValueError) as exc:
-        raise UserError(f"--db {url!r} is not a database URL ({exc}); e.g. sqlite:///history.sqlite or "
-                        "postgresql://user:password@host/dbname") from None
+        raise UserError(f"--db {shown_url(url)!r} is not a database URL ({str(exc).replace(url, shown_url(url))}); "
+                        "e.g. sqlite:///history.sqlite or postgresql://user:password@host/dbname") from None
     except (NoSuchModuleError, ImportError) as exc:
         raise UserError(f"no driver for {shown_url(url)} ({exc}); for PostgreSQL: pip install 'fastbert-variants[postgres]'"
                         ) from None
-    try:
+    if engine.dialect.name == "sqlite":
+        _transactional_ddl(engine)
+    with database_errors(url):
         migrate(engine)
-    except (OperationalError, ProgrammingError) as exc:
-        raise UserError(f"cannot open the history at {shown_url(url)}: {str(exc.orig).strip().splitlines()[0]}") from None
     return engine
+
+
+@contextmanager
+def database_errors(url: str):
+    """What the database or Alembic says, as one line: a lock held too long, a newer schema, no server."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except (OperationalError, ProgrammingError) as exc:
+        first = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        hint = "; another process holds it: retry when it is done" if "locked" in first else ""
+        raise UserError(f"cannot open the history at {shown_url(url)}: {first}{hint}") from None
+    except CommandError as exc:
+        raise UserError(f"the history at {shown_url(url)} is at a schema revision this fastbert-variants does not know "
+                        f"({str(exc).splitlines()[0]}): a newer release wrote it; upgrade fastbert-variants") from None
+
+
+def _transactional_ddl(engine) -> None:
+    """SQLAlchemy's pysqlite recipe: let SQLAlchemy, not the driver, emit BEGIN, so DDL is transactional too and a
+    killed migration leaves nothing half made; migrations take the write lock at BEGIN (IMMEDIATE), so two first opens
+    at once run one after the other."""
+    @event.listens_for(engine, "connect")
+    def _driver_stays_out(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql(connection.info.pop("begin", "BEGIN"))
 
 
 def migrate(engine, revision: str = "head") -> None:
@@ -120,9 +166,12 @@ def migrate(engine, revision: str = "head") -> None:
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.info["begin"] = "BEGIN IMMEDIATE"
+        with connection.begin():
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
 
 
 def machine_kind(run: Run) -> str:
@@ -152,7 +201,7 @@ def add_run(engine, run: Run, branch: str | None = None, commit: str | None = No
         accuracy=[StoredAccuracy(key=key, accuracy=r["scores"]["accuracy"], drop_points=r["drop_points"],
                                  passed=r["passed"], result=r) for key, r in (run.accuracy or {}).items()],
     )
-    with Session(engine, expire_on_commit=False) as session:
+    with database_errors(str(engine.url)), Session(engine, expire_on_commit=False) as session:
         session.add(stored)
         session.commit()
         _ = stored.latency, stored.accuracy
@@ -169,7 +218,7 @@ def stored_runs(engine, branch: str | None = None, kind: str | None = None, last
         query = query.where(StoredRun.machine_kind == kind)
     if last:
         query = query.limit(last)
-    with Session(engine, expire_on_commit=False) as session:
+    with database_errors(str(engine.url)), Session(engine, expire_on_commit=False) as session:
         runs = list(session.scalars(query))
         for run in runs:
             _ = run.latency, run.accuracy

@@ -35,21 +35,19 @@ async def open_loop(url: str, texts: list[str], rate: float, seconds: float, see
     gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=int(rate * seconds * 1.5) + 16)
     schedule = np.cumsum(gaps)
     schedule = schedule[schedule < seconds]
-    latencies, errors = [], 0
+    latencies, statuses = [], {}
 
     async def one(session, index: int, at: float, started: float) -> None:
-        nonlocal errors
         try:
             async with session.post(url, json={"texts": [texts[index % len(texts)]]},
                                     timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
                 await response.read()
-                if response.status != 200:
-                    errors += 1
-                    return
+                status = response.status
         except (aiohttp.ClientError, asyncio.TimeoutError):
-            errors += 1
-            return
-        latencies.append((time.perf_counter() - started - at) * 1e3)
+            status = "lost"
+        statuses[status] = statuses.get(status, 0) + 1
+        if status == 200:
+            latencies.append((time.perf_counter() - started - at) * 1e3)
 
     connector = aiohttp.TCPConnector(limit=0)  # no client-side queue: the server sees the arrivals as offered
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -63,8 +61,10 @@ async def open_loop(url: str, texts: list[str], rate: float, seconds: float, see
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - started
     p50, p99 = (np.percentile(latencies, [50, 99]) if latencies else (math.inf, math.inf))
-    return RatePoint(offered_per_s=rate, sent=len(schedule), answered=len(latencies), errors=errors,
-                     p50_ms=float(p50), p99_ms=float(p99), achieved_per_s=len(latencies) / elapsed)
+    return RatePoint(offered_per_s=rate, sent=len(schedule), answered=len(latencies),
+                     errors=len(schedule) - len(latencies), p50_ms=float(p50), p99_ms=float(p99),
+                     achieved_per_s=len(latencies) / elapsed, shed=statuses.get(503, 0), expired=statuses.get(504, 0),
+                     lost=statuses.get("lost", 0))
 
 
 def placement(server_threads: int) -> tuple[set[int] | None, set[int] | None, str]:

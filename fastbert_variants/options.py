@@ -33,6 +33,8 @@ DATASET_OPTIONS = [
     (("--label-column",), dict(default="label", help="column with the label")),
     (("--normalize-labels",), dict(action="store_true", default=False,
      help="labels are the numeric prefix of the label column: '0_not_relevant' -> 0")),
+    (("--drop-unlabelled",), dict(action="store_true", default=False,
+     help="score only the rows that have a label (without it, unlabelled rows are refused); the table says how many")),
     (("--max-samples",), dict(type=int, default=None, metavar="N", help="score only the first N rows")),
 ]
 
@@ -48,6 +50,7 @@ def dataset_spec(values) -> DatasetSpec:
         name=values.dataset, config=values.dataset_config, split=values.dataset_split,
         calibration_split=values.calibration_split, text_column=values.text_column,
         label_column=values.label_column, normalize_labels=values.normalize_labels, max_samples=values.max_samples,
+        drop_unlabelled=values.drop_unlabelled,
     )
 
 
@@ -65,8 +68,13 @@ def cache_dir(values) -> Path:
 
 
 def parse_list(text: str, convert=str, option: str = "") -> list:
+    """'16,128' -> [16, 128]; an empty list or an empty item ('16,,128') is a usage error, never "all" or a skip."""
+    parts = [part.strip() for part in str(text).split(",")]
+    if not any(parts) or not all(parts):
+        raise UserError(f"{option} {text!r} has an empty item; give a comma-separated list such as "
+                        f"{'16,128' if convert is int else 'a,b'}")
     try:
-        return [convert(part.strip()) for part in str(text).split(",") if part.strip()]
+        return [convert(part) for part in parts]
     except ValueError:
         raise UserError(f"{option} {text!r} is not a comma-separated list of {convert.__name__}s") from None
 

@@ -13,7 +13,6 @@ import os
 import sys
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from pathlib import Path
 
 import pytest
 
@@ -124,14 +123,17 @@ class SuiteState:
     @cached_property
     def workbench(self):
         from .cli import quiet_libraries
+        from .contention import CpuMeter
         from .workbench import Workbench
+
+        self.cpu_meter = CpuMeter()  # from the suite's first work on: who else used the cores
 
         quiet_libraries()
         opt = self.config.option
         try:
             bench = Workbench(opt.model, options.dataset_spec(opt), options.cache_dir(opt), options.threads(opt),
                               opt.trust_remote_code)
-            _ = bench.source.config  # resolve now: a bad --model stops the session with one line
+            _ = bench.source.config, bench.dataset  # resolve now: a bad --model or --dataset stops it with one line
             return bench
         except UserError as exc:
             pytest.exit(f"fastbert-variants: {exc}", returncode=2)
@@ -260,6 +262,8 @@ def pytest_runtest_call(item):
 
             if isinstance(exc, VariantUnavailable):
                 pytest.skip(str(exc))
+            if isinstance(exc, UserError):  # what the user gave cannot be judged (one label, say): one line, exit 2
+                pytest.exit(f"fastbert-variants: {exc}", returncode=2)
         raise
 
 
@@ -383,6 +387,10 @@ def pytest_terminal_summary(terminalreporter, config):
         write(text)
     if state.latency_results:
         write(f"GEMM peaks measured this session: {state.gemm_peaks}")
+    write(state.cpu_meter.share().line())
+    if config.option.accuracy_json and not state.accuracy_results:
+        write(f"--accuracy-json {config.option.accuracy_json}: not written, nothing was scored in this run (a file "
+              "already there is left as it was)")
 
 
 def machine_facts(config) -> dict:
@@ -404,10 +412,15 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     state = config.stash.get(STATE, None)
     if state is not None and (state.engaged or _names_the_suite(config.args)):
         machine_info["fastbert_variants"] = machine_facts(config)
+        if state.engaged:
+            machine_info["fastbert_variants"]["cpu_share"] = state.cpu_meter.share().to_json()
 
 
 def pytest_sessionfinish(session):
+    """The accuracy JSON, whole or not at all; a run that scored nothing leaves the previous file as it was."""
+    from .files import write_atomically
+
     state = session.config.stash.get(STATE, None)
     path = session.config.option.accuracy_json
-    if state and path:  # written even when nothing was scored, so a report can say so rather than fail
-        Path(path).write_text(json.dumps(state.accuracy_results, indent=2))
+    if state and path and state.accuracy_results:
+        write_atomically(path, json.dumps(state.accuracy_results, indent=2))

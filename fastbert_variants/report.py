@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from .contention import CpuShare
 from .recommend import OFFLINE_STRATEGY, Recommendation, nearest_cell, recommend, recommend_offline, recommend_server
 from .runs import Run
 from .variants import BASELINE
@@ -65,7 +66,7 @@ def build_rows(results) -> list[list[str]]:
 
 def kernel_rows(results) -> list[list[str]]:
     """One row per variant, one column per cell: the attention kernel SDPA chose (torch variants; '-' for others)."""
-    return _per_cell_rows(results, ["variant"], lambda r: [r.variant], lambda r: r.kernels.get("attention_kernel", "-"))
+    return _per_cell_rows(results, ["variant"], lambda r: [r.variant], lambda r: str(r.kernels.get("attention_kernel", "-")))
 
 
 def accuracy_rows(accuracy: dict) -> list[list[str]]:
@@ -76,6 +77,8 @@ def accuracy_rows(accuracy: dict) -> list[list[str]]:
         scored = r.get("rows", "")
         if r.get("rows_in_dataset", scored) != scored:
             scored = f"{scored} of {r['rows_in_dataset']} (sample)"
+        if r.get("unlabelled_dropped"):
+            scored = f"{scored} ({r['unlabelled_dropped']} unlabelled dropped)"
         rows.append([key, str(scored), f"{r['scores']['accuracy']:.4f}", f"{r['fp32']['accuracy']:.4f}", f"{r['drop_points']:.2f}",
                      f"{r['drop_relative_percent']:.2f}", f"{gate['max_points']:g} pts / {gate['max_relative_percent']:g}%"
                      + (f", p<{gate['significance']:g}" if gate.get("significance") is not None else ""),
@@ -105,6 +108,14 @@ def server_rows(server) -> list[list[str]]:
                      f"{r.max_wait_ms:g}", "-" if at is None else f"{at.p99_ms:.1f}", str(r.settings_tried),
                      str(r.loads_run)])
     return rows
+
+
+def _contention(share) -> str:
+    """The run's CPU share line (who else used the cores), where the run recorded one."""
+    names = ("seconds", "ours", "others", "steal")
+    if not (isinstance(share, dict) and all(isinstance(share.get(n), int | float) for n in names)):
+        return ""
+    return "; " + CpuShare(**{n: float(share[n]) for n in names}).line()
 
 
 def _accuracy_words(rec: Recommendation) -> str:
@@ -224,7 +235,8 @@ class Report:
         return (f"model={first.model if first else None} threads={first.threads if first else None} "
                 f"warmup_rounds={warmup}{pause} cpu={machine.get('cpu', '?')} cpu_isa={machine.get('cpu_isa')} "
                 f"gpu={machine.get('gpu')}{gpu_facts} torch={versions.get('torch')} "
-                f"onnxruntime={versions.get('onnxruntime')}; same inputs per cell for every variant{sync}")
+                f"onnxruntime={versions.get('onnxruntime')}; same inputs per cell for every variant{sync}"
+                + _contention(machine.get("cpu_share")))
 
     def blocks(self) -> list[tuple[str, list[str]]]:
         """The recommendation blocks, scenario first: (title, lines)."""

@@ -7,6 +7,7 @@ the files themselves or as the folder that holds them as benchmark.json and accu
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,9 +86,49 @@ def _facts_kept_per_result(data: dict) -> dict:
     return {}
 
 
+# What compare, report, recommend, plots and history read of an accuracy record, and the type each must have.
+_NUMBER, _COUNT = (int, float), int
+ACCURACY_FIELDS = {("scores", "accuracy"): _NUMBER, ("fp32", "accuracy"): _NUMBER, ("drop_points",): _NUMBER,
+                   ("drop_relative_percent",): _NUMBER, ("passed",): bool, ("comparison", "flipped_to_wrong"): _COUNT,
+                   ("comparison", "flipped_to_right"): _COUNT, ("comparison", "mcnemar_p"): _NUMBER,
+                   ("gate", "max_points"): _NUMBER, ("gate", "max_relative_percent"): _NUMBER}
+ACCURACY_OPTIONAL = {("gate", "significance"): _NUMBER, ("comparison", "mcnemar_worse_p"): _NUMBER,
+                     ("rows",): _COUNT, ("rows_in_dataset",): _COUNT, ("unlabelled_dropped",): _COUNT,
+                     ("advisory_gate",): bool, ("model",): str}
+
+
+def _accuracy_problem(record) -> str | None:
+    """Why an accuracy record cannot be read, or None."""
+    if not isinstance(record, dict):
+        return f"is {type(record).__name__}, not a JSON object"
+    for path, kinds in [*((p, (k, True)) for p, k in ACCURACY_FIELDS.items()),
+                        *((p, (k, False)) for p, k in ACCURACY_OPTIONAL.items())]:
+        kind, required = kinds
+        value = record
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        name = ".".join(path)
+        if value is None:
+            if required:
+                return f"has no {name}"
+            continue
+        is_bool = isinstance(value, bool)
+        if not isinstance(value, kind) or (is_bool and kind is not bool) or \
+                (isinstance(value, float) and not math.isfinite(value)):
+            return f"has {name} = {value!r}, not a {'finite number' if kind is _NUMBER else kind.__name__}"
+    if record["gate"].get("significance") is not None and record["comparison"].get("mcnemar_worse_p") is None:
+        return "is gated on significance but has no comparison.mcnemar_worse_p"
+    return None
+
+
 def accuracy_records(data: dict, path: Path) -> dict[str, dict]:
-    if not all(isinstance(v, dict) and {"variant", "device", "scores", "fp32"} <= v.keys() for v in data.values()):
-        raise UserError(f"{path} is not an accuracy JSON; write one with `pytest accuracy --accuracy-json PATH`")
+    if not data:
+        raise NoResults(f"{path} holds no accuracy records; write them with `pytest accuracy --accuracy-json PATH`")
+    for key, record in data.items():
+        problem = _accuracy_problem(record)
+        if problem:
+            raise UserError(f"{path}: the accuracy record {key!r} {problem}; it was not written by this suite "
+                            "(write one with `pytest accuracy --accuracy-json PATH`)")
     return data
 
 
@@ -103,16 +144,27 @@ def load_run(*paths: str | Path) -> Run:
             raise UserError(f"{path} holds neither benchmark.json nor accuracy.json; give the files a run wrote")
         for file in files:
             data = _read_json(file)
-            if isinstance(data, dict) and "benchmarks" in data:
-                for kind, results in suite_results(data, file).items():
-                    getattr(run, kind).extend(results)
-                run.machine = (data.get("machine_info") or {}).get("fastbert_variants") or run.machine or \
-                    _facts_kept_per_result(data)
-                run.commit = data.get("commit_info") or run.commit
-                run.datetime = data.get("datetime") or run.datetime
-            elif isinstance(data, dict):
-                run.accuracy = {**(run.accuracy or {}), **accuracy_records(data, file)}
-            else:
-                raise UserError(f"{file} is neither a pytest-benchmark JSON nor an accuracy JSON")
+            try:
+                _read_into(run, data, file)
+            except NoResults:
+                if len(files) == 1:
+                    raise  # a folder's other file may hold what this one lacks
             run.sources.append(str(file))
+    if not run.measured and not run.accuracy:
+        raise NoResults(f"{', '.join(str(p) for p in paths)} hold no fastbert-variants results; give the files "
+                        "of a run that measured or scored something")
     return run
+
+
+def _read_into(run: Run, data, file: Path) -> None:
+    if isinstance(data, dict) and "benchmarks" in data:
+        for kind, results in suite_results(data, file).items():
+            getattr(run, kind).extend(results)
+        run.machine = (data.get("machine_info") or {}).get("fastbert_variants") or run.machine or \
+            _facts_kept_per_result(data)
+        run.commit = data.get("commit_info") or run.commit
+        run.datetime = data.get("datetime") or run.datetime
+    elif isinstance(data, dict):
+        run.accuracy = {**(run.accuracy or {}), **accuracy_records(data, file)}
+    else:
+        raise UserError(f"{file} is neither a pytest-benchmark JSON nor an accuracy JSON")

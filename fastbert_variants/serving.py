@@ -1,9 +1,14 @@
-"""An HTTP inference server for one variant (aiohttp), with a dynamic batcher, and a bounded load test.
+"""An HTTP inference server for one variant (aiohttp), with a dynamic batcher that sheds load.
 
 POST /predict {"texts": ["...", ...]} -> {"predictions": [{"label": ..., "scores": {...}}, ...]}.
 The batcher gathers the texts of concurrent requests into one model call, up to `max_batch_size`
 texts or whatever arrived within `max_wait_ms` of the first: on a busy server fewer, larger calls
 beat many calls of one text. Bad requests get a 4xx with a JSON error and the server keeps serving.
+
+Overloaded, it sheds rather than hoards: past `max_queue_texts` waiting texts a request gets 503 with
+Retry-After; one not answered within `deadline_ms` gets 504, and its texts are dropped if not yet
+computed, as are those of clients that left (aiohttp's handler cancellation); a model call running
+past `hang_s` turns /health to 503. Every request gets an answer, and non-finite logits a JSON 500.
 """
 
 from __future__ import annotations
@@ -11,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import statistics
-import time
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,12 +35,29 @@ class ServingPolicy:
     max_texts: int = 64  # per request
     max_chars: int = 5_000  # per text; tokens past the model's maximum are truncated anyway
     max_body_bytes: int = 1 << 20
+    max_queue_texts: int = 256  # texts waiting for the model; past it, 503 with Retry-After
+    deadline_ms: float = 1000.0  # a request not answered by then gets 504
+    hang_s: float = 30.0  # a model call running longer marks /health unhealthy
 
     def __post_init__(self):
-        if self.max_batch_size < 1 or self.max_texts < 1 or self.max_chars < 1:
-            raise UserError("--max-batch-size, --max-texts and --max-chars must be at least 1")
+        if min(self.max_batch_size, self.max_texts, self.max_chars, self.max_queue_texts) < 1:
+            raise UserError("--max-batch-size, --max-texts, --max-chars and --max-queue-texts must be at least 1")
         if self.max_wait_ms < 0:
             raise UserError(f"--max-wait-ms must be 0 or more, got {self.max_wait_ms}")
+        if self.deadline_ms <= 0 or self.hang_s <= 0:
+            raise UserError(f"--deadline-ms and --hang-s must be positive, got {self.deadline_ms} and {self.hang_s}")
+
+
+class Overloaded(Exception):
+    """The queue is full: the request is refused at once (503) with when to retry."""
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(f"the server is overloaded; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class DeadlineExceeded(Exception):
+    """Not answered within the deadline (504); its texts are not computed if they were still waiting."""
 
 
 class DynamicBatcher:
@@ -50,23 +71,49 @@ class DynamicBatcher:
         self.calls = 0
         self.texts = 0
         self.restarts = 0
+        self.shed = 0  # requests refused with 503
+        self.expired = 0  # requests answered 504
+        self.dropped_texts = 0  # texts never computed: their deadline passed or their client left first
+        self.queued_texts = 0
+        self.call_started: float | None = None  # loop time of the model call in progress
+        self._seconds_per_text = 0.0  # of the last call: what Retry-After is estimated from
         self._in_hand: list = []  # (texts, future) pairs taken off the queue and not yet answered
 
     async def submit(self, texts: list[str]) -> np.ndarray:
+        """The texts' logits; Overloaded at once when the queue is full, DeadlineExceeded past the deadline."""
+        if self.queued_texts + len(texts) > self.policy.max_queue_texts:
+            self.shed += 1
+            raise Overloaded(max(1, math.ceil(self.queued_texts * self._seconds_per_text)))
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put((texts, future))
-        return await future
+        self.queued_texts += len(texts)
+        self.queue.put_nowait((texts, future))
+        try:  # on timeout (or a client that left) the future is cancelled, and the batcher skips it
+            return await asyncio.wait_for(future, self.policy.deadline_ms / 1e3)
+        except asyncio.TimeoutError:
+            self.expired += 1
+            raise DeadlineExceeded from None
+
+    def hung_for(self) -> float:
+        """How long the model call in progress has run past `hang_s` (0 when none has)."""
+        if self.call_started is None:
+            return 0.0
+        return max(0.0, asyncio.get_running_loop().time() - self.call_started - self.policy.hang_s)
+
+    async def _take(self):
+        item = await self.queue.get()
+        self.queued_texts -= len(item[0])
+        return item
 
     async def _gather(self, carried):
         """One batch of (texts, future) pairs: the first waiting request, then any that fit within the wait."""
         loop = asyncio.get_running_loop()
-        first = carried or await self.queue.get()
+        first = carried or await self._take()
         self._in_hand.append(first)
         batch, size = [first], len(first[0])
         deadline = loop.time() + self.policy.max_wait_ms / 1e3
         while size < self.policy.max_batch_size:
             try:
-                item = await asyncio.wait_for(self.queue.get(), max(0.0, deadline - loop.time()))
+                item = await asyncio.wait_for(self._take(), max(0.0, deadline - loop.time()))
             except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                 break
             self._in_hand.append(item)
@@ -97,7 +144,12 @@ class DynamicBatcher:
         while True:
             self._in_hand = []
             batch, carried = await self._gather(carried)
+            self.dropped_texts += sum(len(t) for t, future in batch if future.done())  # timed out, or client left
+            batch = [(t, future) for t, future in batch if not future.done()]
             texts = [text for request_texts, _ in batch for text in request_texts]
+            if not texts:
+                continue
+            self.call_started = loop.time()
             try:
                 logits = await loop.run_in_executor(self.executor, self.predict, texts)
             except Exception as exc:  # a failed call fails its requests, not the server
@@ -106,11 +158,14 @@ class DynamicBatcher:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            finally:
+                self._seconds_per_text = (loop.time() - self.call_started) / len(texts)
+                self.call_started = None
             self.calls += 1
             self.texts += len(texts)
             start = 0
             for request_texts, future in batch:
-                if not future.cancelled():
+                if not future.done():
                     future.set_result(logits[start : start + len(request_texts)])
                 start += len(request_texts)
 
@@ -152,16 +207,27 @@ def make_app(predict: Callable[[list[str]], np.ndarray], id2label: dict[int, str
             return web.json_response({"error": exc.reason}, status=exc.status)
 
     async def predict_route(request):
-        try:
-            texts = _validated_texts(await request.json(), policy)
-        except json.JSONDecodeError:
+        try:  # JSON is UTF-8 (RFC 8259): the bytes are parsed as such, whatever charset the request claims
+            body = json.loads(await request.read())
+        except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
             return web.json_response({"error": "the body is not JSON"}, status=400)
+        try:
+            texts = _validated_texts(body, policy)
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         try:
             logits = await request.app["batcher"].submit(texts)
+        except Overloaded as exc:
+            return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": str(exc.retry_after_s)})
+        except DeadlineExceeded:
+            return web.json_response({"error": f"not answered within the server's deadline of {policy.deadline_ms:g} ms"},
+                                     status=504)
         except Exception:
             return web.json_response({"error": "the model failed on this request; see the server log"}, status=500)
+        if not np.isfinite(logits).all():
+            log.error("the model returned non-finite logits for %d texts", len(texts))
+            return web.json_response({"error": "the model returned non-finite logits (NaN or inf) for this request"},
+                                     status=500)
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs = shifted / shifted.sum(axis=1, keepdims=True)
         return web.json_response({"variant": variant, "predictions": [
@@ -170,9 +236,14 @@ def make_app(predict: Callable[[list[str]], np.ndarray], id2label: dict[int, str
 
     async def health(request):
         batcher = request.app["batcher"]
-        return web.json_response({"status": "ok", "variant": variant, "model_calls": batcher.calls,
-                                  "texts": batcher.texts, "batcher_restarts": batcher.restarts,
-                                  "max_batch_size": policy.max_batch_size})
+        hung = batcher.hung_for()
+        return web.json_response({
+            "status": "unhealthy" if hung else "ok", "variant": variant, "model_calls": batcher.calls,
+            "texts": batcher.texts, "batcher_restarts": batcher.restarts, "max_batch_size": policy.max_batch_size,
+            "queued_texts": batcher.queued_texts, "shed": batcher.shed, "expired": batcher.expired,
+            "dropped_texts": batcher.dropped_texts,
+            **({"reason": f"a model call has run {hung + policy.hang_s:.0f} s, past --hang-s {policy.hang_s:g}"}
+               if hung else {})}, status=503 if hung else 200)
 
     async def start_batcher(app):
         app["batcher"] = DynamicBatcher(predict, policy)
@@ -184,39 +255,3 @@ def make_app(predict: Callable[[list[str]], np.ndarray], id2label: dict[int, str
     app.add_routes([web.post("/predict", predict_route), web.get("/health", health)])
     app.cleanup_ctx.append(start_batcher)
     return app
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    requests: int
-    errors: int
-    seconds: float
-    latencies_ms: list[float]
-
-    def summary(self) -> dict:
-        q = statistics.quantiles(self.latencies_ms, n=100) if len(self.latencies_ms) > 1 else self.latencies_ms * 99
-        return {"requests": self.requests, "errors": self.errors, "requests_per_s": self.requests / self.seconds,
-                "p50_ms": q[49], "p90_ms": q[89], "p99_ms": q[98], "seconds": self.seconds}
-
-
-async def bounded_load(url: str, texts: list[str], requests: int, concurrency: int) -> LoadResult:
-    """`requests` POSTs of one text each (cycling through texts), at most `concurrency` in flight."""
-    import aiohttp
-
-    latencies, errors = [], 0
-    next_index = iter(range(requests))
-
-    async def client(session):
-        nonlocal errors
-        for i in next_index:
-            started = time.perf_counter()
-            async with session.post(url, json={"texts": [texts[i % len(texts)]]}) as response:
-                await response.read()
-                errors += response.status != 200
-            latencies.append((time.perf_counter() - started) * 1e3)
-
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(session) for _ in range(concurrency)))
-        seconds = time.perf_counter() - started
-    return LoadResult(requests, errors, seconds, latencies)

@@ -13,6 +13,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 
 from .cache import BuildCache, check_safetensors, file_sha256
@@ -48,7 +49,12 @@ class ModelSource:
     def config(self):
         from transformers import AutoConfig
 
-        return AutoConfig.from_pretrained(self.folder, trust_remote_code=self.trust_remote_code)
+        try:
+            return AutoConfig.from_pretrained(self.folder, trust_remote_code=self.trust_remote_code)
+        except (ValueError, KeyError) as exc:  # an unknown model_type, or remote code not trusted
+            raise UserError(f"model folder {self.folder}: transformers cannot read its config.json "
+                            f"({str(exc).splitlines()[0][:160]}); use a model of a type transformers "
+                            f"{metadata.version('transformers')} knows, or upgrade transformers") from None
 
     @cached_property
     def tokenizer(self):
@@ -56,8 +62,9 @@ class ModelSource:
 
         try:
             return AutoTokenizer.from_pretrained(self.folder, trust_remote_code=self.trust_remote_code)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"model folder {self.folder} has no usable tokenizer ({str(exc).splitlines()[0][:120]}); "
+        except (OSError, ValueError, TypeError) as exc:  # TypeError: no tokenizer files at all (transformers 4.57)
+            why = "no tokenizer files" if isinstance(exc, TypeError) else str(exc).splitlines()[0][:120]
+            raise UserError(f"model folder {self.folder} has no usable tokenizer ({why}); "
                             "save one there with tokenizer.save_pretrained") from None
 
     @cached_property
@@ -159,7 +166,7 @@ def resolve_model(spec: str, cache: BuildCache | Path | str, trust_remote_code: 
     path = Path(spec).expanduser()
     if path.is_dir():
         return _local_source(spec, path, trust_remote_code)
-    if spec.startswith(("/", ".", "~")) or path.suffix or not HUB_ID.match(spec):
+    if spec.startswith(("/", ".", "~")) or not HUB_ID.match(spec):  # a hub id may hold dots: bge-small-en-v1.5
         raise UserError(f"model folder {spec} does not exist; give a folder holding config.json and weights, "
                         f"a hub id, `default`, or random:<preset> ({', '.join(preset_names())})")
     return _local_source(spec, _download(spec), trust_remote_code)
@@ -240,7 +247,7 @@ def _download(repo_id: str) -> Path:
 def _random_model(preset: str, cache: BuildCache) -> tuple[Path, dict]:
     """A store entry with seeded random weights for a shipped config, and the MiniLM (bert-base-uncased) tokenizer."""
     preset_file = PRESETS_DIR / f"{preset}.json"
-    if not preset_file.is_file():
+    if preset not in preset_names():  # by name only: random:../../x must not reach outside the presets or the cache
         raise UserError(f"unknown preset {preset!r} in random:{preset}; presets: {', '.join(preset_names())}")
     tokenizer_files = sorted((PRESETS_DIR / "tokenizer").iterdir())
     key = cache.key(model="random", seed=RANDOM_SEED, preset=file_sha256(preset_file),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import options
 from .errors import UserError
 from .timing import TimingPlan
 from .variants import BASELINE, REGISTRY, pairs
@@ -101,9 +102,10 @@ def profile(name: str) -> Profile:
 
 
 def variant_names(text: str) -> list[str] | None:
+    """--variants: `all` (None), or names of the registry; an empty list is a usage error, not "all"."""
     if text.strip() == "all":
         return None
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = options.parse_list(text, option="--variants")
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise UserError(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(REGISTRY)}")

@@ -11,8 +11,10 @@ from fastbert_variants.workbench import Workbench
 def test_scoring_a_local_jsonl_file(tmp_path, unit_cache_dir):
     tweets = load_tweets("held-out")
     path = tmp_path / "tweets.jsonl"
-    pd.DataFrame({"tweet": tweets.texts[:150], "sentiment": tweets.raw_labels[:150]}).to_json(
-        path, orient="records", lines=True)
+    frame = pd.DataFrame({"tweet": tweets.texts, "sentiment": tweets.raw_labels})
+    # 75 of each label: the corpus is ordered by label, and its first 150 tweets (one label) would be refused
+    frame = frame.groupby("sentiment").head(75)
+    frame.to_json(path, orient="records", lines=True)
     spec = DatasetSpec(name=str(path), text_column="tweet", label_column="sentiment")
     scorer = Scorer(Workbench("default", spec, unit_cache_dir, threads=2))
     result = scorer.evaluate("ort-fp32", "cpu")

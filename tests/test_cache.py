@@ -107,3 +107,39 @@ def test_without_hashing_a_hit_is_judged_by_size_and_mtime(tmp_path, monkeypatch
     hashed.clear()
     assert BuildCache(tmp_path).is_valid(folder, hash_contents=False) and len(hashed) == 1
     assert BuildCache(tmp_path).is_valid(folder, hash_contents=False) and len(hashed) == 1
+
+
+def test_a_valid_entry_whose_manifest_cannot_be_resealed_is_used_not_deleted(tmp_path, monkeypatch):
+    import os
+
+    import fastbert_variants.cache as cache_module
+
+    folder, _ = BuildCache(tmp_path).get_or_build("v", "k", write_file)
+    os.utime(folder / "model.bin", ns=(3, 3))  # same bytes, another mtime: the check wants to re-seal
+
+    def disk_full(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache_module, "write_atomically", disk_full)
+    calls = []
+    found, _ = BuildCache(tmp_path).get_or_build("v", "k", lambda f: calls.append(1) or write_file(f))
+    assert calls == [] and found == folder and (folder / "model.bin").read_bytes() == b"x" * 1000
+
+
+@pytest.mark.parametrize("how", ["writable by others", "another owner"])
+def test_a_cache_root_others_can_write_is_refused_with_one_line(tmp_path, how):
+    import os
+
+    from fastbert_variants.errors import UserError
+
+    root = tmp_path / "cache"
+    root.mkdir()
+    if how == "writable by others":
+        root.chmod(0o777)
+    elif os.getuid() == 0:
+        os.chown(root, 12345, 12345)
+    else:
+        pytest.skip("chown to another user needs root")
+    with pytest.raises(UserError, match=rf"build cache {root} is .*--cache-dir DIR .*chmod go-w") as refused:
+        BuildCache(root).get_or_build("v", "k", write_file)
+    assert "\n" not in str(refused.value) and not (root / "builds").exists()

@@ -204,3 +204,58 @@ def test_a_gate_with_significance_fails_only_a_drop_unlikely_to_be_chance():
     assert gate.check(0.8182, 0.8099, one_flip)[0]
     assert not gate.check(0.8182, 0.7107, many_flips)[0]
     assert gate.check(0.8182, 0.8182, None)[0]  # within the thresholds, no test needed
+
+
+def _one_line_exit_2(argv, capsys, expected: str):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1, err
+
+
+def test_an_empty_base_compares_nothing_and_is_refused(base_run, tmp_path, capsys):
+    (tmp_path / "empty.json").write_text("{}")
+    _one_line_exit_2(["compare", str(tmp_path / "empty.json"), str(base_run)], capsys, "holds no accuracy records")
+    only_fp32 = benchmark_json()
+    only_fp32["benchmarks"] = [b for b in only_fp32["benchmarks"] if b["extra_info"]["variant"] == "torch-fp32"]
+    (tmp_path / "fp32.json").write_text(json.dumps(only_fp32))
+    _one_line_exit_2(["compare", str(tmp_path / "fp32.json"), str(base_run)], capsys, "nothing to compare")
+
+
+@pytest.mark.parametrize(("field", "value"), [("speedup_vs_fp32", float("nan")), ("speedup_vs_fp32", 0),
+                                              ("speedup_ci95", [float("nan"), 1.0]), ("median_ms", -1.0)])
+def test_a_nan_or_zero_speedup_is_refused_not_read_as_unchanged(base_run, tmp_path, capsys, field, value):
+    bench = benchmark_json()
+    bench["benchmarks"][3]["extra_info"][field] = value
+    broken = write_run(tmp_path / "broken", bench, accuracy_json())
+    _one_line_exit_2(["compare", str(base_run), str(broken)], capsys, "positive finite number")
+    _one_line_exit_2(["compare", str(broken), str(base_run)], capsys, "positive finite number")
+
+
+def test_an_accuracy_record_without_scores_is_refused(base_run, tmp_path, capsys):
+    acc = accuracy_json()
+    del acc["cpu/torchscript"]["scores"]
+    broken = write_run(tmp_path / "broken", benchmark_json(), acc)
+    _one_line_exit_2(["compare", str(base_run), str(broken)], capsys, "'cpu/torchscript' has no scores.accuracy")
+
+
+def test_benchmarks_that_are_not_a_list_are_refused(base_run, tmp_path, capsys):
+    broken = write_run(tmp_path / "broken", {"benchmarks": 5}, accuracy_json())
+    _one_line_exit_2(["compare", str(base_run), str(broken)], capsys, "'benchmarks' is int, not a list")
+
+
+def test_report_of_a_malformed_run_writes_nothing(base_run, tmp_path, capsys):
+    bench = benchmark_json()
+    bench["benchmarks"][3]["extra_info"]["speedup_vs_fp32"] = float("nan")
+    broken = write_run(tmp_path / "broken", bench, accuracy_json())
+    out = tmp_path / "report"
+    _one_line_exit_2(["report", str(broken), "--out", str(out)], capsys, "positive finite number")
+    assert not out.exists()
+
+
+def test_report_of_results_without_threads_writes_everything(base_run, tmp_path):
+    bench = benchmark_json()
+    for entry in bench["benchmarks"]:
+        del entry["extra_info"]["threads"]
+    out = tmp_path / "report"
+    assert main(["report", str(write_run(tmp_path / "old", bench, accuracy_json())), "--out", str(out)]) == 0
+    assert (out / "summary.md").is_file() and len(list(out.glob("*.png"))) == 3

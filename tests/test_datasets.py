@@ -110,3 +110,37 @@ def test_the_long_text_set_is_256_to_512_tokens_of_one_label_each_from_held_out_
     pieces = [t for t in held_out.texts if t in first_text and len(t) > 20]
     assert pieces and {label_of[t] for t in pieces} == {first_label}  # made of held-out tweets of its own label
     assert long_tweets(tokenizer).texts == long_set.texts  # the same set every run
+
+
+def test_unlabelled_rows_are_refused_with_the_count_and_the_fix(tmp_path):
+    path = tmp_path / "gaps.csv"
+    rows = [f"text {i},{'' if i % 7 == 0 else i % 2}" for i in range(70)]
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    with pytest.raises(UserError, match=r"has \d+ of \d+ rows without a label .*--dataset-split validation.*"
+                                        r"--drop-unlabelled") as refused:
+        load_labelled_texts(DatasetSpec(name=str(path)))
+    assert "\n" not in str(refused.value)
+    data = load_labelled_texts(DatasetSpec(name=str(path), drop_unlabelled=True))
+    assert data.unlabelled_dropped > 0 and len(data) + data.unlabelled_dropped + len(data.calibration_texts) <= 70
+    # the column held floats because of its empty cells; the labels left are integers again, mapped by index
+    assert set(data.labels_for(ID2LABEL).tolist()) == {0, 1}
+
+
+def test_a_hub_split_of_classlabel_minus_one_is_refused_not_read_as_the_last_name(monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    features = datasets.Features({"sentence": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["negative", "positive"])})
+    test_split = datasets.Dataset.from_dict({"sentence": ["a", "b", "c"], "label": [-1, -1, -1]}, features=features)
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, split, **k: test_split)
+    spec = DatasetSpec(name="glue", config="sst2", split="test", text_column="sentence")
+    with pytest.raises(UserError, match=r"split 'test' of dataset 'glue' has 3 of 3 rows without a label"):
+        load_labelled_texts(spec)
+
+
+def test_a_single_label_is_refused_for_gating(tmp_path, default_bench):
+    from fastbert_variants.accuracy import Scorer
+
+    only_positive = load_labelled_texts(DatasetSpec())
+    only_positive.raw_labels = ["positive"] * len(only_positive.raw_labels)
+    with pytest.raises(UserError, match="a single label in its .* scored rows"):
+        _ = Scorer(default_bench, only_positive).labels

@@ -40,8 +40,10 @@ def benchmark_json(seed: int, commit: str, slower: dict | None = None) -> dict:
 def accuracy_json(ort_int8: float = 0.8600) -> dict:
     def record(variant, accuracy, fp32=0.8628):
         return {"variant": variant, "device": "cpu", "rows": 4506, "fp32": {"accuracy": fp32},
-                "scores": {"accuracy": accuracy}, "comparison": {}, "drop_points": 100 * (fp32 - accuracy),
-                "drop_relative_percent": 0.0, "passed": fp32 - accuracy <= 0.01, "gate": {}}
+                "scores": {"accuracy": accuracy},
+                "comparison": {"flipped_to_wrong": 2, "flipped_to_right": 1, "mcnemar_p": 1.0},
+                "drop_points": 100 * (fp32 - accuracy), "drop_relative_percent": 0.0, "passed": fp32 - accuracy <= 0.01,
+                "gate": {"max_points": 1.0, "max_relative_percent": 1.0}}
 
     return {"cpu/ort-fp32": record("ort-fp32", 0.8628), "cpu/ort-int8-dynamic": record("ort-int8-dynamic", ort_int8)}
 
@@ -180,3 +182,77 @@ def test_compare_says_which_test_it_used(tmp_path, capsys):
     assert "(no block ratios kept: intervals)" in out
     assert main(["compare", str(base), str(base), "--rule", "intervals"]) == 0
     assert "the 95% intervals of the median not meeting" in capsys.readouterr().out
+
+
+def test_a_password_is_never_printed_even_in_a_url_that_does_not_parse(capsys):
+    assert main(["history", "show", "--db", "postgresql://alice:S3cretPW@host:54x2/db"]) == 2
+    err = capsys.readouterr().err
+    assert "S3cretPW" not in err and "alice:***@host" in err and len(err.splitlines()) == 1
+
+
+def test_read_only_commands_never_create_a_database(tmp_path, capsys):
+    typo = tmp_path / "histroy.sqlite"
+    run = write_run(tmp_path / "run", benchmark_json(0, "abc"), accuracy_json())
+    assert main(["history", "show", "--db", f"sqlite:///{typo}"]) == 2
+    assert main(["compare", str(run), "--against-history", "main", "--db", f"sqlite:///{typo}"]) == 2
+    err = capsys.readouterr().err
+    assert f"no history at {typo}" in err and not typo.exists()
+
+
+def _add(db_url: str, run: Path) -> subprocess.CompletedProcess:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "fastbert_variants.cli", "history", "add", str(run), "--db", db_url],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_four_first_opens_at_once_all_succeed(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    runs = [write_run(tmp_path / f"run{i}", benchmark_json(i, f"c{i}"), accuracy_json()) for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda r: _add(url, r), runs))
+    assert all(r.returncode == 0 for r in results), [r.stderr[-500:] for r in results]
+
+
+def test_a_migration_killed_midway_leaves_a_database_that_opens(tmp_path, monkeypatch):
+    from sqlalchemy import inspect
+
+    from fastbert_variants import history
+
+    url = f"sqlite:///{tmp_path / 'killed.sqlite'}"
+    real_upgrade = __import__("alembic.command", fromlist=["upgrade"]).upgrade
+
+    def killed_after_the_tables(config, revision):
+        real_upgrade(config, revision)
+        raise KeyboardInterrupt  # the tables and the version row are written, the transaction not committed
+
+    monkeypatch.setattr("alembic.command.upgrade", killed_after_the_tables)
+    with pytest.raises(KeyboardInterrupt):
+        history.open_history(url)
+    monkeypatch.undo()
+    assert inspect(history.create_engine(url)).get_table_names() == []  # rolled back whole, DDL included
+    engine = history.open_history(url)
+    assert "runs" in inspect(engine).get_table_names()
+
+
+def test_a_lock_held_too_long_and_a_newer_revision_are_one_line(tmp_path, capsys):
+    import sqlite3
+
+    path = tmp_path / "h.sqlite"
+    run = write_run(tmp_path / "run", benchmark_json(0, "abc"), accuracy_json())
+    assert main(["history", "add", str(run), "--db", f"sqlite:///{path}"]) == 0
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert main(["history", "add", str(run), "--db", f"sqlite:///{path}"]) == 2
+    finally:
+        holder.execute("ROLLBACK")
+    err = capsys.readouterr().err
+    assert "database is locked; another process holds it" in err and len(err.splitlines()) == 1
+    holder.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    holder.close()
+    assert main(["history", "show", "--db", f"sqlite:///{path}"]) == 2
+    err = capsys.readouterr().err
+    assert "a newer release wrote it; upgrade fastbert-variants" in err and len(err.splitlines()) == 1

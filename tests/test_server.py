@@ -1,13 +1,15 @@
 """The HTTP server and its dynamic batcher, on a stand-in model (no weights needed)."""
 
 import asyncio
+import threading
+import time
 
 import numpy as np
 import pytest
 from aiohttp import test_utils
 
 from fastbert_variants.errors import UserError
-from fastbert_variants.serving import ServingPolicy, bounded_load, make_app
+from fastbert_variants.serving import ServingPolicy, make_app
 
 ID2LABEL = {0: "negative", 1: "positive"}
 
@@ -15,21 +17,29 @@ ID2LABEL = {0: "negative", 1: "positive"}
 class StandInModel:
     """Logits that favour `positive` for texts with 'good' in them; records each call's batch size."""
 
-    def __init__(self):
+    def __init__(self, seconds_per_call: float = 0.0):
         self.batch_sizes = []
+        self.seconds_per_call = seconds_per_call
+        self.release = threading.Event()  # "hang" blocks a call until it is set
 
     def __call__(self, texts):
         if "explode" in texts:
             raise RuntimeError("the model failed")
+        if "hang" in texts:
+            self.release.wait(30)
+        time.sleep(self.seconds_per_call)
         self.batch_sizes.append(len(texts))
+        if "nan" in texts:
+            return np.full((len(texts), 2), np.nan, dtype=np.float32)
         return np.asarray([[0.0, 2.0] if "good" in t else [2.0, 0.0] for t in texts], dtype=np.float32)
 
 
-def serve(policy: ServingPolicy, test):
-    model = StandInModel()
+def serve(policy: ServingPolicy, test, model=None):
+    model = model or StandInModel()
 
     async def main():
-        async with test_utils.TestClient(test_utils.TestServer(make_app(model, ID2LABEL, policy, "stand-in"))) as client:
+        server = test_utils.TestServer(make_app(model, ID2LABEL, policy, "stand-in"), handler_cancellation=True)
+        async with test_utils.TestClient(server) as client:
             await test(client)
 
     asyncio.run(main())
@@ -83,16 +93,6 @@ def test_dynamic_batching_gathers_concurrent_requests_into_fewer_calls():
 def test_batching_off_is_one_request_per_call():
     model = serve(ServingPolicy(max_batch_size=1), lambda client: _concurrent_requests(client, 16))
     assert model.batch_sizes == [1] * 16
-
-
-def test_bounded_load_reports_latency_percentiles():
-    async def test(client):
-        result = await bounded_load(str(client.make_url("/predict")), ["good", "bad"], requests=40, concurrency=4)
-        summary = result.summary()
-        assert summary["requests"] == 40 and summary["errors"] == 0 and len(result.latencies_ms) == 40
-        assert 0 < summary["p50_ms"] <= summary["p90_ms"] <= summary["p99_ms"]
-
-    serve(ServingPolicy(), test)
 
 
 def test_bad_policy_is_a_user_error():
@@ -154,3 +154,87 @@ def test_the_gather_timeout_is_caught_as_python_3_10_raises_it(monkeypatch):
         assert (await (await client.get("/health")).json())["batcher_restarts"] == 0
 
     serve(ServingPolicy(max_batch_size=4, max_wait_ms=1), test)
+
+
+async def _statuses(client, count: int, text: str = "a text", **kwargs) -> list[tuple[int, dict, dict]]:
+    async def one():
+        response = await client.post("/predict", json={"texts": [text]}, **kwargs)
+        return response.status, dict(response.headers), await response.json()
+
+    return await asyncio.gather(*(one() for _ in range(count)))
+
+
+def test_a_full_queue_sheds_with_503_and_retry_after_and_every_request_is_answered():
+    async def test(client):
+        answers = await _statuses(client, 20)
+        statuses = [status for status, _, _ in answers]
+        assert len(answers) == 20 and set(statuses) <= {200, 503} and statuses.count(503) >= 10
+        shed = next(a for a in answers if a[0] == 503)
+        assert int(shed[1]["Retry-After"]) >= 1 and "overloaded" in shed[2]["error"]
+        health = await (await client.get("/health")).json()
+        assert health["shed"] == statuses.count(503)
+
+    serve(ServingPolicy(max_batch_size=1, max_queue_texts=4), test, StandInModel(seconds_per_call=0.05))
+
+
+def test_past_its_deadline_a_request_gets_504_and_its_texts_are_not_computed():
+    model = StandInModel(seconds_per_call=0.2)
+
+    async def test(client):
+        answers = await _statuses(client, 6)
+        assert [status for status, _, _ in answers].count(504) >= 4
+        assert all("deadline of 300 ms" in body["error"] for status, _, body in answers if status == 504)
+        await asyncio.sleep(0.5)
+        health = await (await client.get("/health")).json()
+        assert health["dropped_texts"] >= 3 and health["model_calls"] <= 3
+
+    serve(ServingPolicy(max_batch_size=1, deadline_ms=300), test, model)
+    assert sum(model.batch_sizes) <= 3  # 6 requests, 0.2 s a call, 0.3 s deadline: most never reach the model
+
+
+def test_the_texts_of_clients_that_left_are_not_computed():
+    import aiohttp
+
+    model = StandInModel(seconds_per_call=0.2)
+
+    async def test(client):
+        with pytest.raises(asyncio.TimeoutError):
+            await _statuses(client, 8, timeout=aiohttp.ClientTimeout(total=0.1))  # every client gives up at 0.1 s
+        await asyncio.sleep(1.0)
+        health = await (await client.get("/health")).json()
+        assert health["dropped_texts"] >= 5, health
+
+    serve(ServingPolicy(max_batch_size=1), test, model)
+    assert sum(model.batch_sizes) <= 3
+
+
+def test_a_hung_model_call_turns_health_unhealthy_and_later_requests_still_get_answers():
+    model = StandInModel()
+
+    async def test(client):
+        hung = asyncio.create_task(client.post("/predict", json={"texts": ["hang"]}))
+        await asyncio.sleep(0.5)
+        health = await client.get("/health")
+        body = await health.json()
+        assert health.status == 503 and body["status"] == "unhealthy" and "past --hang-s 0.2" in body["reason"]
+        started = time.monotonic()
+        (status, _, _), = await _statuses(client, 1)
+        assert status == 504 and time.monotonic() - started < 2  # answered at its deadline, not after the hang
+        model.release.set()
+        assert (await hung).status == 504  # answered at its own deadline while the call hung
+        for _ in range(20):  # healthy again once the call returns
+            if (await client.get("/health")).status == 200:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("/health stayed unhealthy after the hung call returned")
+
+    serve(ServingPolicy(max_batch_size=1, deadline_ms=800, hang_s=0.2), test, model)
+
+
+def test_non_finite_logits_are_a_json_500_not_a_bare_nan():
+    async def test(client):
+        response = await client.post("/predict", json={"texts": ["nan"]})
+        assert response.status == 500 and "non-finite logits" in (await response.json())["error"]
+
+    serve(ServingPolicy(), test)

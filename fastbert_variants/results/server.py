@@ -1,0 +1,88 @@
+"""The server scenario: open-loop loads at fixed Poisson rates, and the capacity at a p99 budget they found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+from .fields import MalformedResult, optional_fields, take
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    """One open-loop load at a fixed Poisson rate: what the server made of it.
+
+    `errors` counts every request not answered 200; of them, `shed` got 503 (queue full), `expired` 504 (past the
+    server's deadline) and `lost` no answer at all (a client timeout or a broken connection)."""
+
+    offered_per_s: float
+    sent: int
+    answered: int  # 200, with predictions; p50 and p99 are of these
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    achieved_per_s: float
+    shed: int = 0
+    expired: int = 0
+    lost: int = 0
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> RatePoint:  # every field is needed (those older runs lack count as 0)
+        return cls(**{f.name: take(data, f.name, "server rate point", default=f.default) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class ServerResult:
+    """The server scenario: the highest Poisson arrival rate whose p99 stays within the budget, for one variant.
+
+    `capacity_per_s` is that rate under the best batcher setting found (max batch size, max wait); `points` is
+    every load the search ran at that setting, and `settings_tried` how many settings it tried in all.
+    """
+
+    KIND: ClassVar[str] = "server"
+
+    variant: str
+    device: str
+    p99_budget_ms: float
+    capacity_per_s: float  # 0.0: no rate tried kept its p99 within the budget
+    max_batch_size: int
+    max_wait_ms: float
+    points: tuple[RatePoint, ...]
+    settings_tried: int
+    loads_run: int
+    search_step: float  # relative: two rates a step apart differ by this fraction
+    pinning: str  # where the load generator ran, and whether it could keep off the server's cores
+    threads: int | None = None
+    model: str | None = None
+    seconds_per_load: float | None = None
+
+    @property
+    def scenario(self) -> str:
+        return f"{self.device}-server-p99-{self.p99_budget_ms:g}ms"
+
+    def to_json(self) -> dict:
+        return {"kind": self.KIND, "variant": self.variant, "device": self.device, "scenario": self.scenario,
+                "p99_budget_ms": self.p99_budget_ms, "capacity_per_s": self.capacity_per_s,
+                "max_batch_size": self.max_batch_size, "max_wait_ms": self.max_wait_ms,
+                "points": [p.to_json() for p in self.points], "settings_tried": self.settings_tried,
+                "loads_run": self.loads_run, "search_step": self.search_step, "pinning": self.pinning,
+                "threads": self.threads, "model": self.model, "seconds_per_load": self.seconds_per_load}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ServerResult:
+        kind = cls.KIND
+        points = take(data, "points", kind, default=[])
+        if not isinstance(points, list):
+            raise MalformedResult(f"a {kind} result's 'points' is {points!r}, not a list")
+        return cls(
+            variant=take(data, "variant", kind, str), device=take(data, "device", kind, str),
+            p99_budget_ms=take(data, "p99_budget_ms", kind, float),
+            capacity_per_s=take(data, "capacity_per_s", kind, float),
+            max_batch_size=take(data, "max_batch_size", kind, int), max_wait_ms=take(data, "max_wait_ms", kind, float),
+            points=tuple(RatePoint.from_json(p) for p in points),
+            settings_tried=take(data, "settings_tried", kind, int, 0), loads_run=take(data, "loads_run", kind, int, 0),
+            search_step=take(data, "search_step", kind, float, float("nan")),
+            pinning=take(data, "pinning", kind, str, "not recorded"), **optional_fields(cls, data, kind))
