@@ -53,7 +53,7 @@ class ModelSource:
             return AutoConfig.from_pretrained(self.folder, trust_remote_code=self.trust_remote_code)
         except (ValueError, KeyError) as exc:  # an unknown model_type, or remote code not trusted
             raise UserError(f"model folder {self.folder}: transformers cannot read its config.json "
-                            f"({str(exc).splitlines()[0][:160]}); use a model of a type transformers "
+                            f"({str(exc).splitlines()[0].split('. ')[0][:160]}); use a model of a type transformers "
                             f"{metadata.version('transformers')} knows, or upgrade transformers") from None
 
     @cached_property
