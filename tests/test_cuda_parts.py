@@ -177,3 +177,36 @@ def test_a_missing_onnxruntime_names_the_build_for_the_device(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "onnxruntime" else real_find_spec(name))
     assert REGISTRY["ort-fp32"].unavailable_reason("cpu").endswith("pip install 'fastbert-variants[cpu]'")
     assert REGISTRY["ort-cuda-fp16"].unavailable_reason("cuda").endswith("pip install 'fastbert-variants[cuda]'")
+
+
+def test_a_torn_tensorrt_engine_is_removed_and_rebuilt_not_failed_on_every_run(default_bench, monkeypatch):
+    """TensorRT keeps its engines beside the build cache, outside any manifest: one torn by a killed run made every
+    later session start fail. Here the session refuses to start while an engine file is there (as a torn one does),
+    and the build removes the engines once and starts again."""
+    pytest.importorskip("optimum.onnxruntime")
+    import onnxruntime as ort
+
+    variant = REGISTRY["ort-tensorrt-fp16"]
+    context = default_bench.context("cuda")
+    folder, _ = variant.artifact(context)
+    engines = variant.engines_folder(context, folder)
+    engines.mkdir(parents=True, exist_ok=True)
+    (engines / "model_ctx.engine").write_bytes(b"torn")
+    starts = []
+
+    class Session:
+        def __init__(self, path, sess_options=None, providers=None):
+            starts.append(path)
+            if any(engines.glob("*.engine")):
+                raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : TensorRT EP could not deserialize engine")
+
+        def get_providers(self):
+            return ["TensorrtExecutionProvider", "CUDAExecutionProvider"]
+
+    monkeypatch.setattr(ort, "InferenceSession", Session)
+    runner = variant.build(context)
+    assert len(starts) == 2 and not any(engines.glob("*")) and runner.session is not None
+    with pytest.raises(RuntimeError, match="could not deserialize"):  # with nothing to remove, the error stands
+        (engines / "model_ctx.engine").write_bytes(b"torn")
+        monkeypatch.setattr(variant.__class__, "discard_runtime_cache", lambda *a: False)
+        variant.build(context)

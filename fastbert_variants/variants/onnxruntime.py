@@ -7,6 +7,7 @@ before: ort-fp32's export is done once for every ONNX variant.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,11 @@ class OrtVariant(Variant):
         """Providers (with options) for a session on the graph in `folder`, the first one wanted."""
         return list(self.providers)
 
+    def discard_runtime_cache(self, context: BuildContext, folder: Path, error: Exception) -> bool:
+        """What the runtime cached on its own beside the graph (TensorRT engines), removed after a failed session
+        start so that the retry rebuilds it; False when there is none (the error stands)."""
+        return False
+
     def artifact(self, context):
         """The export, then (for all but ort-fp32) this variant's transform of it; build_seconds covers both."""
         fp32_folder, export_manifest = exported_fp32(context)
@@ -144,8 +150,14 @@ class OrtVariant(Variant):
         started = time.perf_counter()
         folder, manifest = self.artifact(context)
         onnx_file = graph_file(folder)
-        session = ort.InferenceSession(str(onnx_file), sess_options=session_options(context.threads),
-                                       providers=self.provider_list(context, folder))
+        try:
+            session = ort.InferenceSession(str(onnx_file), sess_options=session_options(context.threads),
+                                           providers=self.provider_list(context, folder))
+        except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
+            if not self.discard_runtime_cache(context, folder, exc):
+                raise
+            session = ort.InferenceSession(str(onnx_file), sess_options=session_options(context.threads),
+                                           providers=self.provider_list(context, folder))
         check_providers(self.providers[0], session.get_providers())
         build_seconds = manifest["build_seconds"]
         runner_class = IoBoundOrtRunner if context.device == "cuda" else OrtRunner
@@ -239,8 +251,21 @@ class OrtTensorRT(OrtVariant):
     cache, in the build cache beside the export it was built from, so a second run loads it.
     """
 
+    def engines_folder(self, context, folder) -> Path:
+        return context.cache.root / "tensorrt-engines" / folder.name
+
+    def discard_runtime_cache(self, context, folder, error) -> bool:
+        """A torn engine (a run killed while TensorRT wrote it) fails every session start: log, remove, rebuild."""
+        engines = self.engines_folder(context, folder)
+        if not any(engines.glob("*")):
+            return False
+        log.warning("the TensorRT session failed to start (%s); removing its cached engines %s and rebuilding them",
+                    str(error).splitlines()[0][:200] if str(error) else type(error).__name__, engines)
+        shutil.rmtree(engines, ignore_errors=True)
+        return True
+
     def provider_list(self, context, folder):
-        engines = context.cache.root / "tensorrt-engines" / folder.name
+        engines = self.engines_folder(context, folder)
         engines.mkdir(parents=True, exist_ok=True)
         options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True, "trt_engine_cache_path": str(engines),
                    "trt_timing_cache_enable": True, "trt_timing_cache_path": str(engines)}
