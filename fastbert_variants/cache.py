@@ -42,6 +42,8 @@ DEFAULT_CACHE_DIR = Path(os.environ.get("FASTBERT_VARIANTS_CACHE", "~/.cache/fas
 MANIFEST = "fastbert-manifest.json"
 # Errors that say the cache's disk, not the build, is at fault.
 DISK_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
+# Libraries whose versions key every entry (the export and the model folders depend on them). A variant's own
+# libraries key its entries through its `requires` (Variant.definition): a new family need not be listed here.
 VERSIONED_PACKAGES = ("torch", "transformers", "onnx", "onnxruntime", "onnxruntime-gpu", "optimum", "optimum-onnx", "torchao",
                       "openvino", "nncf", "triton", "tensorrt")
 

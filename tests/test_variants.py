@@ -75,3 +75,19 @@ def test_io_binding_runner_gives_the_same_logits_with_the_cpu_provider(default_b
     logits = bound.run(prepared)
     assert type(logits).__name__ == "OrtValue"  # left where the provider put it, not copied back inside run
     np.testing.assert_allclose(bound.to_numpy(logits), plain(batch), rtol=0, atol=1e-5)
+
+
+def test_a_variants_own_libraries_key_its_cache_and_its_extra_names_the_install(monkeypatch):
+    """A family's library is keyed by what the variant declares it requires, not by a hand-kept list in cache.py."""
+    import dataclasses
+
+    import fastbert_variants.variants.base as base
+
+    variant = REGISTRY["openvino-int8"]
+    assert "openvino" in variant.definition()["required_versions"]
+    moved = {**base.required_versions(variant.requires), "openvino": "9999.0"}
+    monkeypatch.setattr(base, "required_versions", lambda modules: moved)
+    assert variant.definition()["required_versions"]["openvino"] == "9999.0"  # an upgrade changes the key
+    missing = dataclasses.replace(variant, requires=("no_such_module_here",))
+    assert "pip install 'fastbert-variants[openvino]'" in missing.unavailable_reason("cpu")
+    assert REGISTRY["ort-fp32"].extra_for("cpu") == "cpu" and REGISTRY["ort-cuda-fp16"].extra_for("cuda") == "cuda"

@@ -19,6 +19,8 @@ Contract, for a newcomer adding a family:
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import importlib.util
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -34,10 +36,25 @@ from ..recipes import FP32, Recipe
 from ..sources import ModelSource
 
 DEVICES = ("cpu", "cuda")
-# Optional backends and the pip extra that installs them (pyproject.toml's optional-dependencies).
-EXTRA_OF = {"openvino": "openvino", "nncf": "openvino", "onnxruntime": "cpu"}
-# Variant fields that say how to report or schedule a variant, not what to build: left out of cache keys.
-NOT_BUILT_FROM = ("description", "library", "slow_without", "advisory_gate")
+# Variant fields that say how to report, schedule or install a variant, not what to build: left out of cache keys.
+NOT_BUILT_FROM = ("description", "library", "slow_without", "advisory_gate", "extra")
+
+
+@functools.cache
+def _distributions_of() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def required_versions(modules: tuple[str, ...]) -> dict[str, str]:
+    """{distribution: version} of the installed distributions that provide these top-level modules."""
+    versions = {}
+    for module in modules:
+        for name in _distributions_of().get(module, []):
+            try:
+                versions[name] = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return versions
 
 
 class VariantUnavailable(Exception):
@@ -116,10 +133,18 @@ class Variant(ABC):
     # A library's own default recipe, kept beside an accuracy-preserving one to show what it costs: a failed gate
     # excludes it from the recommendation and is reported (xfail, FAIL in the tables), but does not fail the run.
     advisory_gate: bool = False
+    extra: str = ""  # the pip extra of fastbert-variants that installs `requires` (pyproject's optional-dependencies)
 
     def definition(self) -> dict:
-        """Every field that can change what the variant builds: part of each cache key (its recipe's version too)."""
-        return {k: v for k, v in asdict(self).items() if k not in NOT_BUILT_FROM}
+        """Every field that can change what the variant builds, and the versions of the packages it declares it
+        requires: part of each cache key (its recipe's version too), so a family's own library upgraded rebuilds
+        its entries without a hand-kept list of packages to remember."""
+        return {**{k: v for k, v in asdict(self).items() if k not in NOT_BUILT_FROM},
+                "required_versions": required_versions(self.requires)}
+
+    def extra_for(self, device: str) -> str:
+        """The extra to install for this device (ONNX Runtime's differs between CPU and CUDA)."""
+        return self.extra
 
     def unavailable_reason(self, device: str) -> str | None:
         if device not in DEVICES:
@@ -128,10 +153,8 @@ class Variant(ABC):
             return f"{self.name} runs on {' and '.join(self.devices)} only"
         missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
         if missing:
-            # ONNX Runtime's GPU build is the `cuda` extra; its CPU build the `cpu` one.
-            extra_of = {**EXTRA_OF, "onnxruntime": "cuda" if device == "cuda" else "cpu"}
-            extras = sorted({extra_of[m] for m in missing if m in extra_of})
-            hint = f": pip install 'fastbert-variants[{','.join(extras)}]'" if extras else ""
+            extra = self.extra_for(device)
+            hint = f": pip install 'fastbert-variants[{extra}]'" if extra else ""
             return f"needs the Python package(s) {', '.join(missing)}, not installed{hint}"
         if device == "cuda" and not cuda_available():
             return "no CUDA GPU visible to torch"

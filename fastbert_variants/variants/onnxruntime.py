@@ -107,6 +107,9 @@ class OrtVariant(Variant):
 
     providers: tuple = ("CPUExecutionProvider",)
 
+    def extra_for(self, device):
+        return "cuda" if device == "cuda" else "cpu"  # the GPU build of ONNX Runtime, or the CPU one
+
     def backend_reason(self, device):
         import onnxruntime as ort
 

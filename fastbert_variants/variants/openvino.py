@@ -48,6 +48,7 @@ PRECISION_HINT = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 
 @dataclass(frozen=True)
 class OpenVino(Variant):
+    extra: str = "openvino"
     # int8 only: NNCF's SmoothQuant strength for MatMuls; None is NNCF's own default for ModelType.TRANSFORMER (0.95),
     # -1 turns it off.
     smooth_quant_alpha: float | None = None
