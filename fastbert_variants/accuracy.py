@@ -8,6 +8,7 @@ import numpy as np
 
 from .errors import UserError
 from .metrics import classification_scores, paired_comparison, predict_logits
+from .results import Comparison, Evaluation, Scores
 from .variants import BASELINE
 
 SAMPLE_SEED = 0
@@ -62,7 +63,7 @@ class Scorer:
                 self.workbench.release(name, device)  # scores are kept; the model need not be
         return self._logits[key]
 
-    def evaluate(self, name: str, device: str, max_rows: int | None = None) -> dict:
+    def evaluate(self, name: str, device: str, max_rows: int | None = None) -> Evaluation:
         """Scores of the variant and of FP32 on the same device and rows, and how their predictions differ.
 
         FP32 is scored on every row once; a variant given max_rows (one too slow to score them all)
@@ -74,12 +75,11 @@ class Scorer:
         variant = self.logits(name, device, max_rows)
         comparison = paired_comparison(labels, baseline, variant)
         flipped = comparison.pop("flipped_rows")
-        return {
-            "variant": name, "device": device, "rows": int(len(rows)), "rows_in_dataset": int(len(self.labels)),
-            "dataset": self.dataset.name, "max_length": self.max_length,
-            "unlabelled_dropped": self.dataset.unlabelled_dropped,
-            "fp32": classification_scores(labels, baseline.argmax(-1)),
-            "scores": classification_scores(labels, variant.argmax(-1)),
-            "comparison": comparison,
-            "flipped_texts": [self.dataset.texts[rows[i]][:300] for i in flipped[:3]],
-        }
+        return Evaluation(
+            variant=name, device=device, rows=int(len(rows)), rows_in_dataset=int(len(self.labels)),
+            dataset=self.dataset.name, max_length=self.max_length, unlabelled_dropped=self.dataset.unlabelled_dropped,
+            fp32=Scores(**classification_scores(labels, baseline.argmax(-1))),
+            scores=Scores(**classification_scores(labels, variant.argmax(-1))),
+            comparison=Comparison(**comparison),
+            flipped_texts=tuple(self.dataset.texts[rows[i]][:300] for i in flipped[:3]),
+        )

@@ -112,13 +112,13 @@ def accuracy_changes(base: Run, new: Run, max_accuracy_drop: float) -> list[Chan
     for key, r in (base.accuracy or {}).items():
         now = (new.accuracy or {}).get(key)
         if now is None:
-            changes.append(Change("accuracy", key, r["scores"]["accuracy"], None, None, True, "not scored in NEW"))
+            changes.append(Change("accuracy", key, r.scores.accuracy, None, None, True, "not scored in NEW"))
             continue
-        points = 100 * (now["scores"]["accuracy"] - r["scores"]["accuracy"])
-        newly_failed = r["passed"] and not now["passed"]
-        notes = [f"drop from NEW's FP32 {now['drop_points']:.2f} pts"]
-        notes += ["fails its gate in NEW" if newly_failed else "fails its gate in BASE and NEW"] * (not now["passed"])
-        changes.append(Change("accuracy", key, r["scores"]["accuracy"], now["scores"]["accuracy"], points,
+        points = 100 * (now.scores.accuracy - r.scores.accuracy)
+        newly_failed = r.passed and not now.passed
+        notes = [f"drop from NEW's FP32 {now.drop_points:.2f} pts"]
+        notes += ["fails its gate in NEW" if newly_failed else "fails its gate in BASE and NEW"] * (not now.passed)
+        changes.append(Change("accuracy", key, r.scores.accuracy, now.scores.accuracy, points,
                               -points > max_accuracy_drop or newly_failed, "; ".join(notes)))
     return changes
 

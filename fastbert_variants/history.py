@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, P
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from .errors import UserError
-from .results import LatencyResult
+from .results import AccuracyResult, LatencyResult
 from .runs import Run
 from .timing import median_ci
 
@@ -193,13 +193,13 @@ def add_run(engine, run: Run, branch: str | None = None, commit: str | None = No
     stored = StoredRun(
         added_at=datetime.now(timezone.utc), ran_at=run.datetime, commit_id=commit or run.commit.get("id"),
         branch=branch, dirty=run.commit.get("dirty"), machine_kind=kind or machine_kind(run), machine=run.machine,
-        model=(run.first and run.first.model) or next(iter((run.accuracy or {}).values()), {}).get("model"),
+        model=(run.first and run.first.model) or next((r.model for r in (run.accuracy or {}).values()), None),
         source=", ".join(run.sources),
         latency=[StoredLatency(device=r.device, variant=r.variant, batch_size=r.batch_size, seq_len=r.seq_len,
                                cell=r.cell, median_ms=r.median_ms, speedup=r.speedup.median, result=r.to_json())
                  for r in run.latency],
-        accuracy=[StoredAccuracy(key=key, accuracy=r["scores"]["accuracy"], drop_points=r["drop_points"],
-                                 passed=r["passed"], result=r) for key, r in (run.accuracy or {}).items()],
+        accuracy=[StoredAccuracy(key=key, accuracy=r.scores.accuracy, drop_points=r.drop_points,
+                                 passed=r.passed, result=r.to_json()) for key, r in (run.accuracy or {}).items()],
     )
     with database_errors(str(engine.url)), Session(engine, expire_on_commit=False) as session:
         session.add(stored)
@@ -255,13 +255,13 @@ def baseline(engine, branch: str, kind: str, last: int) -> HistoryBaseline:
         speedup = replace(results[-1].speedup, median=statistics.median(r.speedup.median for r in results),
                           ratios=ratios, ci95=median_ci(ratios) if ratios else results[-1].speedup.ci95)
         pooled.append(replace(results[-1], speedup=speedup, median_ms=statistics.median(r.median_ms for r in results)))
-    accuracy: dict[str, list[dict]] = {}
+    accuracy: dict[str, list[AccuracyResult]] = {}
     for run in stored:
         for record in run.accuracy:
-            accuracy.setdefault(record.key, []).append(record.result)
-    merged = {key: {**records[-1], "scores": {**records[-1]["scores"],
-                                              "accuracy": statistics.median(r["scores"]["accuracy"] for r in records)},
-                    "passed": 2 * sum(r["passed"] for r in records) > len(records)}
+            accuracy.setdefault(record.key, []).append(AccuracyResult.from_json(record.result, record.key))
+    merged = {key: replace(records[-1], scores=replace(records[-1].scores,
+                                                       accuracy=statistics.median(r.scores.accuracy for r in records)),
+                           passed=2 * sum(r.passed for r in records) > len(records))
               for key, records in accuracy.items()}
     run = Run(latency=pooled, accuracy=merged or None, sources=[f"history #{r.id}" for r in stored])
     return HistoryBaseline(run, stored)

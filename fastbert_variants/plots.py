@@ -92,15 +92,15 @@ def accuracy_against_speedup(latency: list[dict], accuracy: dict, recommendation
             record = accuracy.get(f"{r.device}/{r.variant}")
             if r.variant != BASELINE and record is None:
                 continue
-            drop = 0.0 if record is None else record["drop_points"]
-            failed = record is not None and not record["passed"]
+            drop = 0.0 if record is None else record.drop_points
+            failed = record is not None and not record.passed
             ax.scatter(r.speedup.median, drop, color="tab:red" if failed else "tab:blue", zorder=3)
             ax.annotate(r.variant, (r.speedup.median, drop), fontsize=7, textcoords="offset points",
                         xytext=(4, (3, -10, 12)[index % 3]))  # staggered: variants near 0 drop crowd together
             if recommended.get(cell) == r.variant:
                 ax.scatter(r.speedup.median, drop, s=260, facecolors="none", edgecolors="tab:green",
                            linewidths=2, zorder=4, label="recommended")
-        gates = [rec["gate"]["max_points"] for rec in accuracy.values()]
+        gates = [rec.gate.max_points for rec in accuracy.values()]
         if gates:
             ax.axhline(max(set(gates), key=gates.count), color="tab:red", linestyle="--", linewidth=1,
                        label="accuracy gate (default)")
@@ -108,7 +108,7 @@ def accuracy_against_speedup(latency: list[dict], accuracy: dict, recommendation
         ax.set(xscale="log", xlabel=f"speedup over {BASELINE} (log)", ylabel="accuracy drop (points)", title=cell)
         _log_axis(ax.xaxis, SPEEDUP_TICKS)
         ax.grid(True, alpha=0.3)
-        ax.set_ylim(top=1.3 * max([*gates, *(rec["drop_points"] for rec in accuracy.values()), 0.1]))
+        ax.set_ylim(top=1.3 * max([*gates, *(rec.drop_points for rec in accuracy.values()), 0.1]))
         ax.legend(fontsize=7, loc="upper left")
     return _save(fig, path)
 

@@ -13,11 +13,15 @@ import os
 import sys
 from dataclasses import dataclass, field
 from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
 import pytest
 
 from . import options, progress, suite
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from .results import AccuracyResult
 
 RUN_OPTIONS = [
     (("--variants",), dict(default="all", help="comma-separated variant names, or all")),
@@ -81,7 +85,7 @@ class SuiteState:
     server_results: list = field(default_factory=list)
     offline_warm: set = field(default_factory=set)  # (device, batch, strategy, padding) FP32 has had its first pass on
     offline_fp32_pass_s: dict = field(default_factory=dict)  # (device, batch, strategy) -> FP32's steady pass
-    accuracy_results: dict = field(default_factory=dict)
+    accuracy_results: dict[str, AccuracyResult] = field(default_factory=dict)
     gemm_peaks: dict = field(default_factory=dict)  # device -> GFLOP/s per precision, measured once per session
 
     def __post_init__(self):
@@ -423,4 +427,4 @@ def pytest_sessionfinish(session):
     state = session.config.stash.get(STATE, None)
     path = session.config.option.accuracy_json
     if state and path and state.accuracy_results:
-        write_atomically(path, json.dumps(state.accuracy_results, indent=2))
+        write_atomically(path, json.dumps({k: r.to_json() for k, r in state.accuracy_results.items()}, indent=2))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .results import LatencyResult, OfflineResult, ServerResult
+from .results import AccuracyResult, LatencyResult, OfflineResult, ServerResult
 from .variants import BASELINE
 
 LONG_TEXTS = "/long-texts"  # key suffix of a variant's result on the long-text set
@@ -35,7 +35,8 @@ class Recommendation:
     result: LatencyResult | OfflineResult | ServerResult | None = None
 
 
-def accuracy_verdict(accuracy: dict | None, device: str, variant: str) -> tuple[str | None, float | None]:
+def accuracy_verdict(accuracy: dict[str, AccuracyResult] | None, device: str, variant: str
+                     ) -> tuple[str | None, float | None]:
     """(why the variant is not eligible or None, its accuracy drop in points or None if unchecked)."""
     if variant == BASELINE:
         return None, 0.0
@@ -44,13 +45,12 @@ def accuracy_verdict(accuracy: dict | None, device: str, variant: str) -> tuple[
     record = accuracy.get(f"{device}/{variant}")
     if record is None:
         return "not scored for accuracy in this run", None
-    if not record["passed"]:
-        return f"failed its accuracy gate (drop {record['drop_points']:.2f} points)", record["drop_points"]
+    if not record.passed:
+        return f"failed its accuracy gate (drop {record.drop_points:.2f} points)", record.drop_points
     long_texts = accuracy.get(f"{device}/{variant}{LONG_TEXTS}")
-    if long_texts and not long_texts["passed"]:
-        return (f"failed its long-text accuracy gate (drop {long_texts['drop_points']:.2f} points)",
-                record["drop_points"])
-    return None, record["drop_points"]
+    if long_texts and not long_texts.passed:
+        return f"failed its long-text accuracy gate (drop {long_texts.drop_points:.2f} points)", record.drop_points
+    return None, record.drop_points
 
 
 def _choose(where: str, results: list, accuracy: dict | None, sizes: dict[str, float]) -> Recommendation:

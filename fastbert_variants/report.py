@@ -73,18 +73,16 @@ def accuracy_rows(accuracy: dict) -> list[list[str]]:
     rows = [["device/variant", "rows", "accuracy", "FP32", "drop (points)", "drop (% of FP32)", "gate",
              "flips ->wrong/->right", "McNemar p (two-sided; one-sided where gated)", "verdict"]]
     for key, r in accuracy.items():
-        c, gate = r["comparison"], r["gate"]
-        scored = r.get("rows", "")
-        if r.get("rows_in_dataset", scored) != scored:
-            scored = f"{scored} of {r['rows_in_dataset']} (sample)"
-        if r.get("unlabelled_dropped"):
-            scored = f"{scored} ({r['unlabelled_dropped']} unlabelled dropped)"
-        rows.append([key, str(scored), f"{r['scores']['accuracy']:.4f}", f"{r['fp32']['accuracy']:.4f}", f"{r['drop_points']:.2f}",
-                     f"{r['drop_relative_percent']:.2f}", f"{gate['max_points']:g} pts / {gate['max_relative_percent']:g}%"
-                     + (f", p<{gate['significance']:g}" if gate.get("significance") is not None else ""),
-                     f"{c['flipped_to_wrong']}/{c['flipped_to_right']}", f"{c['mcnemar_p']:.3g}"
-                     + (f" (one-sided {c['mcnemar_worse_p']:.3g})" if gate.get("significance") is not None else ""),
-                     "pass" if r["passed"] else "FAIL (advisory)" if r.get("advisory_gate") else "FAIL"])
+        c, gate = r.comparison, r.gate
+        scored = "" if r.rows is None else str(r.rows)
+        if r.sampled:
+            scored = f"{scored} of {r.rows_in_dataset} (sample)"
+        if r.unlabelled_dropped:
+            scored = f"{scored} ({r.unlabelled_dropped} unlabelled dropped)"
+        rows.append([key, scored, f"{r.scores.accuracy:.4f}", f"{r.fp32.accuracy:.4f}", f"{r.drop_points:.2f}",
+                     f"{r.drop_relative_percent:.2f}", gate.text(), f"{c.flipped_to_wrong}/{c.flipped_to_right}",
+                     f"{c.mcnemar_p:.3g}" + (f" (one-sided {c.mcnemar_worse_p:.3g})" if gate.significance is not None else ""),
+                     r.verdict])
     return rows
 
 

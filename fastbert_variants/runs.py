@@ -7,12 +7,19 @@ the files themselves or as the folder that holds them as benchmark.json and accu
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
-from .results import LatencyResult, MalformedResult, OfflineResult, ServerResult, read_result
+from .results import (
+    AccuracyResult,
+    LatencyResult,
+    MalformedResult,
+    OfflineResult,
+    ServerResult,
+    read_accuracy,
+    read_result,
+)
 
 
 class NoResults(UserError):
@@ -26,7 +33,7 @@ class Run:
     latency: list[LatencyResult] = field(default_factory=list)
     offline: list[OfflineResult] = field(default_factory=list)
     server: list[ServerResult] = field(default_factory=list)
-    accuracy: dict[str, dict] | None = None  # None: this run did not score accuracy
+    accuracy: dict[str, AccuracyResult] | None = None  # None: this run did not score accuracy
     sources: list[str] = field(default_factory=list)
     machine: dict = field(default_factory=dict)  # machine_info["fastbert_variants"]: CPU, GPU, versions, GEMM peaks
     commit: dict = field(default_factory=dict)  # pytest-benchmark's commit_info: id, branch, dirty
@@ -86,50 +93,13 @@ def _facts_kept_per_result(data: dict) -> dict:
     return {}
 
 
-# What compare, report, recommend, plots and history read of an accuracy record, and the type each must have.
-_NUMBER, _COUNT = (int, float), int
-ACCURACY_FIELDS = {("scores", "accuracy"): _NUMBER, ("fp32", "accuracy"): _NUMBER, ("drop_points",): _NUMBER,
-                   ("drop_relative_percent",): _NUMBER, ("passed",): bool, ("comparison", "flipped_to_wrong"): _COUNT,
-                   ("comparison", "flipped_to_right"): _COUNT, ("comparison", "mcnemar_p"): _NUMBER,
-                   ("gate", "max_points"): _NUMBER, ("gate", "max_relative_percent"): _NUMBER}
-ACCURACY_OPTIONAL = {("gate", "significance"): _NUMBER, ("comparison", "mcnemar_worse_p"): _NUMBER,
-                     ("rows",): _COUNT, ("rows_in_dataset",): _COUNT, ("unlabelled_dropped",): _COUNT,
-                     ("advisory_gate",): bool, ("model",): str}
-
-
-def _accuracy_problem(record) -> str | None:
-    """Why an accuracy record cannot be read, or None."""
-    if not isinstance(record, dict):
-        return f"is {type(record).__name__}, not a JSON object"
-    for path, kinds in [*((p, (k, True)) for p, k in ACCURACY_FIELDS.items()),
-                        *((p, (k, False)) for p, k in ACCURACY_OPTIONAL.items())]:
-        kind, required = kinds
-        value = record
-        for part in path:
-            value = value.get(part) if isinstance(value, dict) else None
-        name = ".".join(path)
-        if value is None:
-            if required:
-                return f"has no {name}"
-            continue
-        is_bool = isinstance(value, bool)
-        if not isinstance(value, kind) or (is_bool and kind is not bool) or \
-                (isinstance(value, float) and not math.isfinite(value)):
-            return f"has {name} = {value!r}, not a {'finite number' if kind is _NUMBER else kind.__name__}"
-    if record["gate"].get("significance") is not None and record["comparison"].get("mcnemar_worse_p") is None:
-        return "is gated on significance but has no comparison.mcnemar_worse_p"
-    return None
-
-
-def accuracy_records(data: dict, path: Path) -> dict[str, dict]:
+def accuracy_records(data: dict, path: Path) -> dict[str, AccuracyResult]:
     if not data:
         raise NoResults(f"{path} holds no accuracy records; write them with `pytest accuracy --accuracy-json PATH`")
-    for key, record in data.items():
-        problem = _accuracy_problem(record)
-        if problem:
-            raise UserError(f"{path}: the accuracy record {key!r} {problem}; it was not written by this suite "
-                            "(write one with `pytest accuracy --accuracy-json PATH`)")
-    return data
+    try:
+        return read_accuracy(data)
+    except MalformedResult as exc:
+        raise UserError(f"{path}: {exc}") from None
 
 
 def load_run(*paths: str | Path) -> Run:

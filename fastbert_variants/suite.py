@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from . import options
 from .errors import UserError
+from .results import Gate
 from .timing import TimingPlan
 from .variants import BASELINE, REGISTRY, pairs
 
@@ -155,36 +156,7 @@ def quick_profile_skip(variant: str, device: str, profile_name: str, named_expli
 # it loses 0.93 points, 1.08% of FP32 (McNemar p=0.006), so its relative bound is 1.25%; a worse
 # recipe (every Linear per tensor: 2.2 points) still fails it.
 DEFAULT_THRESHOLDS = ("torch-dynamic-int8 = 1.0 1.25",)
-LONG_TEXT_SIGNIFICANCE = 0.05  # the long-text gate's McNemar level (121 texts; see Gate)
-
-
-@dataclass(frozen=True)
-class Gate:
-    """Largest allowed drop of a variant's accuracy from FP32's, in points and in percent of FP32's.
-
-    With `significance`, for a set too small for the thresholds alone (121 long texts: one flip is
-    0.83 points), a drop past them fails only if the flips are unlikely to be chance: the one-sided
-    exact McNemar p (FP32 right and the variant wrong, against the reverse) is below `significance`.
-    """
-
-    max_points: float = 1.0
-    max_relative_percent: float = 1.0
-    significance: float | None = None
-
-    def check(self, fp32_accuracy: float, variant_accuracy: float, comparison: dict | None = None
-              ) -> tuple[bool, float, float]:
-        drop_points = 100.0 * (fp32_accuracy - variant_accuracy)
-        drop_relative = 100.0 * (fp32_accuracy - variant_accuracy) / fp32_accuracy if fp32_accuracy else 0.0
-        within = drop_points <= self.max_points and drop_relative <= self.max_relative_percent
-        if not within and self.significance is not None:
-            if comparison is None:
-                raise ValueError("a gate with a significance level needs the paired comparison")
-            within = comparison["mcnemar_worse_p"] >= self.significance
-        return within, drop_points, drop_relative
-
-    def describe(self) -> str:
-        return (f"{self.max_points:g} pts / {self.max_relative_percent:g}%"
-                + (f", and McNemar one-sided p < {self.significance:g}" if self.significance is not None else ""))
+LONG_TEXT_SIGNIFICANCE = 0.05  # the long-text gate's McNemar level (121 texts; see results.Gate)
 
 
 @dataclass
@@ -207,23 +179,3 @@ class Gates:
                 raise UserError(f"accuracy_thresholds line {line!r}: write `VARIANT = POINTS RELATIVE_PERCENT`") from None
             per_variant[name] = Gate(points, relative)
         return cls(default, per_variant)
-
-
-def gate_failure_message(gate: Gate, result: dict) -> str:
-    """A few lines on a failed gate, from what Scorer.evaluate returned."""
-    fp32, scores, comparison, rows = result["fp32"], result["scores"], result["comparison"], result["rows"]
-    _, points, relative = gate.check(fp32["accuracy"], scores["accuracy"], comparison)
-    sampled = (f" (a sample of {rows} of {result['rows_in_dataset']} rows: --slow-variant-rows)"
-               if rows < result["rows_in_dataset"] else "")
-    lines = [
-        f"{result['variant']} on {result['device']} lost too much accuracy: drop {points:.2f} points ({relative:.2f}% of FP32) "
-        f"> allowed {gate.describe()} on {rows} rows{sampled} of "
-        f"{result.get('dataset', 'the dataset')} (up to {result.get('max_length', '?')} tokens)",
-        "  metric      fp32     variant",
-        *(f"  {k:<11} {fp32[k]:.4f}   {scores[k]:.4f}" for k in ("accuracy", "precision_macro", "recall_macro", "f1_macro")),
-        f"  flips: {comparison['flipped_to_wrong']} right->wrong, {comparison['flipped_to_right']} wrong->right; "
-        f"exact McNemar p={comparison['mcnemar_p']:.3g}; agreement {comparison['agreement']:.4f}; "
-        f"max |logit diff| {comparison['max_abs_logit_diff']:.3f}",
-        *(f"  flipped: {text[:100]!r}" for text in result["flipped_texts"][:3]),
-    ]
-    return "\n".join(lines)

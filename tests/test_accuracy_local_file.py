@@ -4,7 +4,7 @@ import pandas as pd
 
 from fastbert_variants.accuracy import Scorer
 from fastbert_variants.datasets import DatasetSpec, load_tweets
-from fastbert_variants.suite import Gate
+from fastbert_variants.results import AccuracyResult, Gate
 from fastbert_variants.workbench import Workbench
 
 
@@ -17,9 +17,10 @@ def test_scoring_a_local_jsonl_file(tmp_path, unit_cache_dir):
     frame.to_json(path, orient="records", lines=True)
     spec = DatasetSpec(name=str(path), text_column="tweet", label_column="sentiment")
     scorer = Scorer(Workbench("default", spec, unit_cache_dir, threads=2))
-    result = scorer.evaluate("ort-fp32", "cpu")
-    assert 120 <= result["rows"] < 150  # about a tenth went to calibration
-    assert result["fp32"]["accuracy"] > 0.7
-    assert result["scores"]["accuracy"] == result["fp32"]["accuracy"]
-    assert result["comparison"]["agreement"] == 1.0 and result["comparison"]["mcnemar_p"] == 1.0
-    assert Gate(1.0, 1.0).check(result["fp32"]["accuracy"], result["scores"]["accuracy"])[0]
+    evaluation = scorer.evaluate("ort-fp32", "cpu")
+    assert 120 <= evaluation.rows < 150  # about a tenth went to calibration
+    assert evaluation.fp32.accuracy > 0.7
+    assert evaluation.scores.accuracy == evaluation.fp32.accuracy
+    assert evaluation.comparison.agreement == 1.0 and evaluation.comparison.mcnemar_p == 1.0
+    record = Gate(1.0, 1.0).judge(evaluation)
+    assert record.passed and AccuracyResult.from_json(record.to_json(), "cpu/ort-fp32") == record

@@ -7,7 +7,7 @@ import pytest
 
 from fastbert_variants.cli import main
 from fastbert_variants.report import recommend
-from fastbert_variants.results import LatencyResult
+from fastbert_variants.results import LatencyResult, read_accuracy
 
 # (variant, speedup over FP32, 95% CI) per cell; FP32's own median in ms.
 CELLS = {"cpu-b1-s16": 10.0, "cpu-b1-s128": 30.0}
@@ -118,7 +118,7 @@ def test_bad_speedup_bound_is_one_line(base_run, capsys):
 def test_recommendation_is_the_fastest_within_the_gate_and_beyond_noise():
     bench = benchmark_json()
     latency = [LatencyResult.from_json(b["extra_info"]) for b in bench["benchmarks"]]
-    by_cell = {r.cell: r for r in recommend(latency, accuracy_json())}
+    by_cell = {r.cell: r for r in recommend(latency, read_accuracy(accuracy_json()))}
     rec = by_cell["cpu-b1-s128"]
     assert rec.variant == "ort-fp32"  # ort-int8-dynamic is faster but fails its gate (1.39 points)
     assert "failed its accuracy gate" in rec.excluded["ort-int8-dynamic"]
@@ -169,13 +169,13 @@ def test_a_tie_goes_to_the_smaller_accuracy_drop_and_says_so():
     accuracy = {"cpu/torch-dynamic-int8": accuracy_record("torch-dynamic-int8", 0.8559),
                 "cpu/ort-int8-dynamic": accuracy_record("ort-int8-dynamic", 0.8650),
                 "cpu/ort-fp32": accuracy_record("ort-fp32", 0.8628)}
-    (rec,) = recommend([LatencyResult.from_json(r) for r in latency], accuracy)
+    (rec,) = recommend([LatencyResult.from_json(r) for r in latency], read_accuracy(accuracy))
     assert rec.variant == "ort-int8-dynamic" and rec.tied_with == ("torch-dynamic-int8",)
     assert rec.fastest == "torch-dynamic-int8"
     assert "a tie with torch-dynamic-int8" in recommendation_lines([rec])[0]
     # Intervals apart: the fastest wins outright, and no tie is claimed.
     latency[1] = {**latency[1], "speedup_vs_fp32": 1.40, "speedup_ci95": [1.35, 1.45]}
-    (rec,) = recommend([LatencyResult.from_json(r) for r in latency], accuracy)
+    (rec,) = recommend([LatencyResult.from_json(r) for r in latency], read_accuracy(accuracy))
     assert rec.variant == "torch-dynamic-int8" and not rec.tied_with and "tie" not in recommendation_lines([rec])[0]
 
 
@@ -188,18 +188,18 @@ def test_a_failed_advisory_gate_excludes_the_variant_and_says_so_in_the_table():
     accuracy = {"cpu/ort-int8-dynamic": accuracy_record("ort-int8-dynamic", 0.8600),
                 "cpu/ort-int8-dynamic-every-matmul": {**accuracy_record("ort-int8-dynamic-every-matmul", 0.8489),
                                                       "advisory_gate": True}}
-    (rec,) = recommend([LatencyResult.from_json(r) for r in latency], accuracy)
+    (rec,) = recommend([LatencyResult.from_json(r) for r in latency], read_accuracy(accuracy))
     assert rec.variant == "ort-int8-dynamic"
     assert "failed its accuracy gate" in rec.excluded["ort-int8-dynamic-every-matmul"]
-    assert accuracy_rows(accuracy)[-1][-1] == "FAIL (advisory)"
+    assert accuracy_rows(read_accuracy(accuracy))[-1][-1] == "FAIL (advisory)"
 
 
 def test_a_gate_with_significance_fails_only_a_drop_unlikely_to_be_chance():
-    from fastbert_variants.suite import Gate
+    from fastbert_variants.results import Comparison, Gate
 
     gate = Gate(1.0, 1.0, significance=0.05)
-    one_flip = {"mcnemar_worse_p": 0.5}  # 1 of 121 rows lost: 0.83 points, 1.01% of FP32
-    many_flips = {"mcnemar_worse_p": 0.0036}  # 17 lost, 4 gained
+    one_flip = Comparison(1, 0, mcnemar_p=1.0, mcnemar_worse_p=0.5)  # 1 of 121 rows lost: 0.83 points, 1.01% of FP32
+    many_flips = Comparison(17, 4, mcnemar_p=0.0072, mcnemar_worse_p=0.0036)
     assert not Gate(1.0, 1.0).check(0.8182, 0.8099)[0]  # the thresholds alone fail one flip
     assert gate.check(0.8182, 0.8099, one_flip)[0]
     assert not gate.check(0.8182, 0.7107, many_flips)[0]
@@ -235,7 +235,7 @@ def test_an_accuracy_record_without_scores_is_refused(base_run, tmp_path, capsys
     acc = accuracy_json()
     del acc["cpu/torchscript"]["scores"]
     broken = write_run(tmp_path / "broken", benchmark_json(), acc)
-    _one_line_exit_2(["compare", str(base_run), str(broken)], capsys, "'cpu/torchscript' has no scores.accuracy")
+    _one_line_exit_2(["compare", str(base_run), str(broken)], capsys, "'cpu/torchscript' has no scores")
 
 
 def test_benchmarks_that_are_not_a_list_are_refused(base_run, tmp_path, capsys):

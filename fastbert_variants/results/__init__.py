@@ -8,14 +8,17 @@ ones without the newer fields included. Nothing outside this module reads a resu
 
 from __future__ import annotations
 
+from .accuracy import AccuracyResult, Comparison, Evaluation, Gate, Scores, read_accuracy
 from .fields import MalformedResult, positive
 from .server import RatePoint, ServerResult
 from .timed import LatencyResult, OfflineResult, Roofline, Speedup
 
-__all__ = ["RECORDS", "LatencyResult", "MalformedResult", "OfflineResult", "RatePoint", "Roofline", "ServerResult",
-           "Speedup", "positive", "read_result"]
+__all__ = ["RECORDS", "AccuracyResult", "Comparison", "Evaluation", "Gate", "LatencyResult", "MalformedResult",
+           "OfflineResult", "RatePoint", "Roofline", "Scores", "ServerResult", "Speedup", "positive", "read_accuracy",
+           "read_result"]
 
-# What each `kind` in a run's JSON reads into (runs.py leaves out the retired kinds of older runs).
+# What each `kind` in pytest-benchmark's JSON reads into (runs.py leaves out the retired kinds of older runs); accuracy
+# records have a JSON of their own, read by read_accuracy.
 RECORDS: dict[str, type] = {r.KIND: r for r in (LatencyResult, OfflineResult, ServerResult)}
 
 

@@ -12,12 +12,12 @@ default recipe, kept to show what it costs) that fails is reported as xfail with
 excluded from the recommendation, FAIL in the tables, but not a red run.
 """
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import pytest
 
 from fastbert_variants.recommend import LONG_TEXTS
-from fastbert_variants.suite import LONG_TEXT_SIGNIFICANCE, gate_failure_message
+from fastbert_variants.suite import LONG_TEXT_SIGNIFICANCE
 from fastbert_variants.workbench import VariantUnavailable
 
 
@@ -41,20 +41,15 @@ def _gate(scorer, suite_state, accuracy_case, suffix: str) -> None:
     try:
         variant = suite_state.workbench.variant(name)
         slow = variant.runs_slowly(device)
-        result = scorer.evaluate(name, device, max_rows=suite_state.config.option.slow_variant_rows if slow else None)
+        evaluation = scorer.evaluate(name, device,
+                                     max_rows=suite_state.config.option.slow_variant_rows if slow else None)
     except VariantUnavailable as reason:
         pytest.skip(str(reason))
     gate = suite_state.gates.for_variant(name)
     if suffix == LONG_TEXTS:
         gate = replace(gate, significance=LONG_TEXT_SIGNIFICANCE)
-    passed, drop_points, drop_relative = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"],
-                                                    result["comparison"])
-    suite_state.accuracy_results[f"{device}/{name}{suffix}"] = {
-        **result, "drop_points": drop_points, "drop_relative_percent": drop_relative, "passed": passed,
-        "advisory_gate": variant.advisory_gate,
-        "gate": asdict(gate),
-        "model": suite_state.workbench.model_spec,
-    }
-    if not passed and variant.advisory_gate:
-        pytest.xfail("advisory gate (the library's default recipe): " + gate_failure_message(gate, result))
-    assert passed, gate_failure_message(gate, result)
+    record = gate.judge(evaluation, advisory_gate=variant.advisory_gate, model=suite_state.workbench.model_spec)
+    suite_state.accuracy_results[f"{device}/{name}{suffix}"] = record
+    if not record.passed and variant.advisory_gate:
+        pytest.xfail("advisory gate (the library's default recipe): " + record.failure_message())
+    assert record.passed, record.failure_message()

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from fastbert_variants.suite import LONG_TEXT_SIGNIFICANCE, Gate, gate_failure_message
+from fastbert_variants.results import Gate
+from fastbert_variants.suite import LONG_TEXT_SIGNIFICANCE
 from fastbert_variants.variants import Variant
 from fastbert_variants.variants.torch_common import torch_runner
 
@@ -40,12 +41,12 @@ def test_gate_fails_a_degraded_variant(workbench, scorer, suite_state):
     workbench.add_variant(PerturbedClassifier("degraded-fp32", ("cpu",), "torch", "FP32 with a noisy classifier"))
     gate = Gate(max_points=1.0, max_relative_percent=1.0)
     for max_rows in (None, 500):  # every row, and the sample that a slow variant is gated on
-        result = scorer.evaluate("degraded-fp32", "cpu", max_rows=max_rows)
-        passed, drop_points, _ = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"])
-        assert not passed, f"the gate let a perturbed classifier through on {result['rows']} rows (drop {drop_points:.2f})"
-        message = gate_failure_message(gate, result)
+        record = gate.judge(scorer.evaluate("degraded-fp32", "cpu", max_rows=max_rows))
+        assert not record.passed, (f"the gate let a perturbed classifier through on {record.rows} rows "
+                                   f"(drop {record.drop_points:.2f})")
+        message = record.failure_message()
         assert "lost too much accuracy" in message and "McNemar" in message and "flipped:" in message
-    assert result["rows"] == 500 < result["rows_in_dataset"] and "a sample of 500" in message
+    assert record.rows == 500 < record.rows_in_dataset and "a sample of 500" in message
 
 
 @pytest.mark.usefixtures("trained_model")
@@ -54,9 +55,7 @@ def test_long_text_gate_fails_a_degraded_variant(workbench, long_text_scorer, su
         pytest.skip("the gate's own check scores on the CPU; it runs when --devices includes cpu")
     if "degraded-fp32" not in suite_state.workbench._extra_variants:
         workbench.add_variant(PerturbedClassifier("degraded-fp32", ("cpu",), "torch", "FP32 with a noisy classifier"))
-    result = long_text_scorer.evaluate("degraded-fp32", "cpu")
-    gate = Gate(1.0, 1.0, significance=LONG_TEXT_SIGNIFICANCE)
-    passed, drop_points, _ = gate.check(result["fp32"]["accuracy"], result["scores"]["accuracy"], result["comparison"])
-    assert not passed, (f"the long-text gate let a perturbed classifier through (drop {drop_points:.2f}, "
-                        f"McNemar one-sided p {result['comparison']['mcnemar_worse_p']:.3g})")
-    assert result["dataset"].startswith("tweets-long") and result["max_length"] == 512
+    record = Gate(1.0, 1.0, significance=LONG_TEXT_SIGNIFICANCE).judge(long_text_scorer.evaluate("degraded-fp32", "cpu"))
+    assert not record.passed, (f"the long-text gate let a perturbed classifier through (drop {record.drop_points:.2f}, "
+                               f"McNemar one-sided p {record.comparison.mcnemar_worse_p:.3g})")
+    assert record.dataset.startswith("tweets-long") and record.max_length == 512
