@@ -83,3 +83,9 @@ class Scorer:
             comparison=Comparison(**comparison),
             flipped_texts=tuple(self.dataset.texts[rows[i]][:300] for i in flipped[:3]),
         )
+
+
+def baseline_scores(workbench, device: str = "cpu") -> tuple[Scores, int]:
+    """FP32's scores on the dataset's scored rows, and how many rows (what `info --score` prints)."""
+    scorer = Scorer(workbench)
+    return Scores(**classification_scores(scorer.labels, scorer.logits(BASELINE, device).argmax(-1))), len(scorer.labels)

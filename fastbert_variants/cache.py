@@ -42,15 +42,15 @@ DEFAULT_CACHE_DIR = Path(os.environ.get("FASTBERT_VARIANTS_CACHE", "~/.cache/fas
 MANIFEST = "fastbert-manifest.json"
 # Errors that say the cache's disk, not the build, is at fault.
 DISK_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
-# Libraries whose versions key every entry (the export and the model folders depend on them). A variant's own
-# libraries key its entries through its `requires` (Variant.definition): a new family need not be listed here.
-VERSIONED_PACKAGES = ("torch", "transformers", "onnx", "onnxruntime", "onnxruntime-gpu", "optimum", "optimum-onnx", "torchao",
-                      "openvino", "nncf", "triton", "tensorrt")
+# Libraries whose versions key every entry: the model folders (the embedded default, the random presets) and every
+# build start from a transformers model in torch. A variant's own libraries key its entries through its `requires`
+# (Variant.definition), and the ONNX export through its own (variants.onnx_export): nothing else is listed here.
+VERSIONED_PACKAGES = ("torch", "transformers")
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(packages: tuple[str, ...] = VERSIONED_PACKAGES) -> dict[str, str]:
     versions = {}
-    for name in VERSIONED_PACKAGES:
+    for name in packages:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tabulate import tabulate
+
 from .errors import UserError
 from .results import LatencyResult, OfflineResult, Speedup
 from .runs import Run
@@ -141,10 +143,20 @@ def changes_table(changes: list[Change], moved_at: float = 0.02) -> list[str]:
     """Rows that moved (speedup by moved_at or more, accuracy at all) or regressed; a count of the rest."""
     shown = [c for c in changes if c.regressed or c.change is None or
              (abs(c.change) >= moved_at if c.what == "speedup" else c.change != 0)]
-    rows = [["verdict", "what", "where", "BASE", "NEW", "change", "note"], *(c.cells() for c in shown)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines = tabulate([c.cells() for c in shown], headers=["verdict", "what", "where", "BASE", "NEW", "change", "note"],
+                     tablefmt="plain", disable_numparse=True).splitlines()
     if len(shown) < len(changes):
         lines.append(f"{len(changes) - len(shown)} more unchanged (speedup within {100 * moved_at:.0f}%, "
                      "accuracy identical)")
     return lines
+
+
+def summary_line(changes: list[Change], max_speedup_loss: float, rule: str, significance: float,
+                 max_accuracy_drop: float) -> str:
+    """The verdict's last line: how many regressed, and the rules they were judged by."""
+    regressed = sum(c.regressed for c in changes)
+    test = ("one-sided Mann-Whitney U on the block ratios" if rule == "mann-whitney"
+            else "the 95% intervals of the median not meeting")
+    return (f"{regressed} regression(s) in {len(changes)} comparisons (speedup over torch-fp32 may fall by "
+            f"{100 * max_speedup_loss:.0f}%, and a fall counts only beyond noise: {test}, at {significance:g}; accuracy "
+            f"may fall by {max_accuracy_drop:g} points)")

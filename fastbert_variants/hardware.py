@@ -71,14 +71,32 @@ def cpu_has_native_bf16() -> bool:
     return bool(set(NATIVE_BF16) & set(cpu_features()))
 
 
-def cpu_name() -> str:
+@functools.cache
+def _cpuinfo(field: str) -> str | None:
+    """The first value of a /proc/cpuinfo field ("model name", "vendor_id", "cpu family", "model"), or None."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            name, _, value = line.partition(":")
+            if name.strip() == field:
+                return value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_name() -> str:
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+def cpu_vendor() -> str:
+    """AuthenticAMD, GenuineIntel, ... ("unknown" where /proc/cpuinfo does not say: Arm, macOS)."""
+    return _cpuinfo("vendor_id") or "unknown"
+
+
+def cpu_family_model() -> str | None:
+    """"family 26 model 2": the generation, where a hypervisor shows only "AMD EPYC" as the name (x86 only)."""
+    family, model = _cpuinfo("cpu family"), _cpuinfo("model")
+    return f"family {family} model {model}" if family and model else None
 
 
 def physical_cores() -> int:
@@ -174,6 +192,7 @@ def gpu_details() -> dict | None:
 
 
 def describe() -> dict:
-    return {"cpu": cpu_name(), "cpu_isa": cpu_isa(), "cpu_features": list(cpu_features()),
+    return {"cpu": cpu_name(), "cpu_vendor": cpu_vendor(), "cpu_family_model": cpu_family_model(),
+            "cpu_isa": cpu_isa(), "cpu_features": list(cpu_features()),
             "int8_dot_product": has_int8_dot_product(), "native_bf16": cpu_has_native_bf16(),
             "physical_cores": physical_cores(), "gpu": gpu_name(), "gpu_details": gpu_details()}

@@ -25,6 +25,7 @@ from .errors import UserError
 from .results import AccuracyResult, LatencyResult
 from .runs import Run
 from .timing import median_ci
+from .variants import BASELINE
 
 DB_ENV = "FASTBERT_VARIANTS_DB"
 
@@ -223,6 +224,17 @@ def stored_runs(engine, branch: str | None = None, kind: str | None = None, last
         for run in runs:
             _ = run.latency, run.accuracy
     return runs[::-1]
+
+
+def speedup_series(runs: list[StoredRun], cells: list[str] | None = None) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """Each variant's speedup over torch-fp32 by run, oldest first: {"machine kind\ncell": {variant: [(run id, speedup)]}}
+    (what `history show` prints and plots); `cells` keeps only those cells."""
+    series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for run in runs:
+        for r in run.latency:
+            if r.variant != BASELINE and (not cells or r.cell in cells):
+                series.setdefault(f"{run.machine_kind}\n{r.cell}", {}).setdefault(r.variant, []).append((run.id, r.speedup))
+    return series
 
 
 @dataclass

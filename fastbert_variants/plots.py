@@ -166,6 +166,20 @@ def server_p99(server, path: Path) -> Path:
     return _save(fig, path)
 
 
+def draw_run(run, recommendations: list[Recommendation], out: Path | None = None) -> list[Path]:
+    """The plots of a run in `out` (those its results allow); with out=None, only the paths they would have."""
+    plans = [(offline_throughput, (run.offline,), "offline_throughput.png")] * bool(run.offline) + \
+        [(server_p99, (run.server,), "server_p99.png")] * bool(run.server) + \
+        [(latency_by_seq_len, (run.latency,), "latency_by_seq_len.png"),
+         (speedup_per_cell, (run.latency,), "speedup_per_cell.png")] * bool(run.latency) + \
+        [(accuracy_against_speedup, (run.latency, run.accuracy, recommendations),
+          "accuracy_against_speedup.png")] * bool(run.latency and run.accuracy)
+    if out is None:
+        return [Path(name) for _, _, name in plans]
+    out.mkdir(parents=True, exist_ok=True)
+    return [plot(*arguments, out / name) for plot, arguments, name in plans]
+
+
 def history_plot(series: dict[str, dict[str, list[tuple[int, float]]]], out: Path, title: str) -> Path:
     """Speedup over FP32 by run, one panel per machine kind and cell, one line per variant.
 

@@ -10,7 +10,9 @@ where pytest left it: pytest's output reads exactly as without it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
@@ -106,3 +108,20 @@ def activity(desc: str, interval: float = 0.5):
         ticker.join()
         shown.close()
         line.close()
+
+
+def quiet_libraries() -> None:
+    """Keep the libraries' notices (optional kernels not loaded, progress bars of their own) out of our output.
+
+    Through the environment variables they read at import, so that a command that needs no
+    transformers (a `build` of cache hits) does not spend seconds importing it to quiet it.
+    """
+    for noisy in ("torchao", "torch._dynamo", "torch.utils._pytree", "optimum", "nncf", "zentorch"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules:  # imported before us (pytest plugins): tell it directly
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()

@@ -95,3 +95,10 @@ def float_matmuls(onnx_path: Path, config, recipe: Recipe) -> list[str]:
                 "attention-matmuls" in recipe.keep_float and node.op_type == "MatMul" and not shapes):
             kept.append(node.name)
     return kept
+
+
+def torch_dtype(precision: str):
+    """The torch dtype a precision computes in (int8 recipes start from FP32 weights)."""
+    import torch
+
+    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)

@@ -15,7 +15,7 @@ import warnings
 from .recipes import ffn_width
 from .results import Roofline
 
-PEAK_SIZE = 2048  # GEMM edge for the peaks (as DESIGN.md's were measured): reaches the peak on a few cores
+PEAK_SIZE = 2048  # GEMM edge for the peaks (as docs/DESIGN.md's were measured): reaches the peak on a few cores
 EMULATED_SIZE = 512  # for a precision the CPU lacks (bf16 without native support: about 1 GFLOP/s)
 PEAK_CALLS = 5
 

@@ -1,11 +1,16 @@
-"""Speedups that hold on a noisy machine: FP32 and a variant timed in alternating blocks.
+"""Speedups that hold on a noisy machine: FP32 and the variants timed in interleaved segments, in one schedule.
 
-Absolute times on a shared 2-core machine drift by 20% between runs; a ratio measured in
-interleaved blocks (FP32, variant, variant, FP32, ... — ABBA, so a slow drift cancels) moves far
-less. Each block is a few calls, not one, and a pause (`pause_seconds`, outside every timing)
-separates one runtime's block from the next: idle ONNX Runtime, OpenMP and TBB threads spin for a
-while after a run, and without the pause they would tax the other runtime's first calls. Every
-runtime keeps its own default spinning, as users run it.
+Absolute times on a shared 2-core machine drift by 20% between runs; a ratio measured in interleaved
+segments moves far less. The schedule (`interleave`) brackets every round of the variants' segments by
+two FP32 segments, FP32 | variants in turn | FP32 | variants | FP32 ..., the variants' order rotated
+from round to round; each variant's ratio in a round is FP32's time, interpolated in time between the
+round's two FP32 segments at the variant's own segment, over the variant's time: a slow drift of the
+machine cancels within the round, and one FP32 stream serves every variant of a cell. Each segment is a
+few calls, not one, and a pause (`pause_seconds`, outside every timing) precedes it: idle ONNX Runtime,
+OpenMP and TBB threads spin for a while after a run, and without the pause they would tax the next
+runtime's first calls (a 10 ms pause inflated ORT's speedup by 16% here, 50 ms did not:
+docs/measurements/2026-12-03-amd-epyc-zen5-scenarios.md). Every runtime keeps its own default spinning,
+as users run it.
 """
 
 from __future__ import annotations
@@ -60,41 +65,66 @@ def median_ci(values: list[float], confidence: float = 0.95) -> tuple[float, flo
     return ordered[0], ordered[-1]
 
 
-def abba_blocks(baseline_block: Callable[[int], float], variant_block: Callable[[int], float], blocks: int
-                ) -> tuple[list[float], list[float]]:
-    """Seconds of each side in each block, ABBA: even blocks run the baseline first, odd ones the variant first.
+@dataclass
+class Interleaved:
+    """What `interleave` timed: FP32's own segments (one more than the rounds: each round sits between two), and per
+    arm, FP32's seconds interpolated at each of the arm's segments beside the arm's own seconds."""
 
-    `baseline_block(k)` and `variant_block(k)` time block k on the same inputs (one segment of calls each).
+    baseline: list[float]
+    arms: dict[str, tuple[list[float], list[float]]]
+
+
+def interleave(baseline: Callable[[int], float], arms: dict[str, Callable[[int], float]], rounds: int,
+               pause_seconds: float = 0.0) -> Interleaved:
+    """Time `rounds` rounds of FP32 | every arm in turn | FP32 (the schedule of this module's docstring).
+
+    `baseline(k)` and each `arms[name](k)` run and time round k's segment of the same work (the same calls or the
+    same texts), returning seconds; FP32's closing segment of round k is round k+1's opening one, and runs k+1's
+    work. The pause before each segment is not timed.
     """
-    baseline_seconds, variant_seconds = [], []
-    for block in range(blocks):
-        if block % 2 == 0:
-            baseline_seconds.append(baseline_block(block))
-            variant_seconds.append(variant_block(block))
-        else:
-            variant_seconds.append(variant_block(block))
-            baseline_seconds.append(baseline_block(block))
-    return baseline_seconds, variant_seconds
+    names = list(arms)
+
+    def timed(segment, k) -> tuple[float, float]:
+        time.sleep(pause_seconds)
+        started = time.perf_counter()
+        seconds = segment(k)
+        return (started + time.perf_counter()) / 2, seconds
+
+    results = {name: ([], []) for name in names}
+    before = timed(baseline, 0)
+    own = [before[1]]
+    for k in range(rounds):
+        order = names[k % len(names):] + names[:k % len(names)] if names else []
+        measured = {name: timed(arms[name], k) for name in order}
+        after = timed(baseline, k + 1)
+        own.append(after[1])
+        (t0, b0), (t1, b1) = before, after
+        for name, (t, seconds) in measured.items():
+            reference = b0 + (b1 - b0) * (t - t0) / (t1 - t0) if t1 > t0 else (b0 + b1) / 2
+            results[name][0].append(reference)
+            results[name][1].append(seconds)
+        before = after
+    return Interleaved(own, results)
 
 
 def speedup_of_blocks(baseline_seconds: list[float], variant_seconds: list[float], calls_per_block: int,
-                      pause_seconds: float) -> Speedup:
+                      pause_seconds: float, order: str = "bracketed") -> Speedup:
     ratios = [b / v for b, v in zip(baseline_seconds, variant_seconds, strict=True)]
     return Speedup(statistics.median(ratios), median_ci(ratios), len(ratios), calls_per_block, tuple(ratios),
-                   pause_seconds)
+                   pause_seconds, order)
+
+
+BRACKETED = "FP32 | variants in rotating order | FP32 per round; FP32 interpolated in time at each variant's segment"
 
 
 def interleaved_speedup(baseline: Callable, baseline_input, variant: Callable, variant_input,
                         blocks: int, calls_per_block: int, pause_seconds: float = 0.0) -> Speedup:
-    """Median over blocks of (baseline time / variant time); above 1 means the variant is faster.
+    """One variant against FP32 (`interleave` with one arm): median over rounds of FP32's time over the variant's for
+    `calls_per_block` calls each; above 1 means the variant is faster."""
 
-    Each segment of calls is preceded by `pause_seconds` of idleness, the same for both sides.
-    """
+    def segment(run, prepared):
+        return lambda _: seconds_per_call(run, prepared, calls_per_block)
 
-    def segment(run, prepared) -> float:
-        time.sleep(pause_seconds)
-        return seconds_per_call(run, prepared, calls_per_block)
-
-    base, var = abba_blocks(lambda _: segment(baseline, baseline_input), lambda _: segment(variant, variant_input),
-                            blocks)
-    return speedup_of_blocks(base, var, calls_per_block, pause_seconds)
+    ((base, var),) = interleave(segment(baseline, baseline_input), {"variant": segment(variant, variant_input)},
+                                blocks, pause_seconds).arms.values()
+    return speedup_of_blocks(base, var, calls_per_block, pause_seconds, BRACKETED)

@@ -7,20 +7,22 @@ same source, inputs, threads and cache, and each variant is built once per proce
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
 from . import progress
 from .cache import BuildCache
 from .datasets import DatasetSpec, LabelledTexts, load_labelled_texts
-from .sources import ModelSource, resolve_model
-from .variants import BuildContext, Runner, get
-from .variants.base import VariantUnavailable
+from .models import ModelSource, resolve_model
+from .variants import BASELINE, BuildContext, Runner, VariantUnavailable, get, pairs
 
 log = logging.getLogger(__name__)
 
-__all__ = ["VariantUnavailable", "Workbench", "configure_threads"]
+__all__ = ["BuildOutcome", "VariantUnavailable", "Workbench", "configure_threads"]
+CHECK_TEXTS, CHECK_TOKENS = 16, 128  # what `build --check` runs each variant on, against FP32
 
 
 def configure_threads(threads: int) -> None:
@@ -54,6 +56,12 @@ class Workbench:
     def dataset(self) -> LabelledTexts:
         return load_labelled_texts(self.dataset_spec)
 
+    def token_lengths(self):
+        """Tokens in each scored text of the dataset, untruncated (numpy)."""
+        import numpy as np
+
+        return np.asarray([len(ids) for ids in self.source.tokenizer(self.dataset.texts, truncation=False)["input_ids"]])
+
     def context(self, device: str) -> BuildContext:
         return BuildContext(self.source, self.cache, device, self.threads, self.dataset.calibration_texts)
 
@@ -84,3 +92,55 @@ class Workbench:
 
     def release(self, name: str, device: str) -> None:
         self._runners.pop((name, device), None)
+
+    def build_each(self, names: list[str] | None, device: str, check: bool = False) -> Iterator[BuildOutcome]:
+        """Make every cached artifact of the variants (all: None) on the device, one outcome each as it is made;
+        with `check`, also load each and compare its logits with FP32's on a few texts."""
+        import numpy as np
+
+        from .inputs import padded_batches
+
+        check_batch = reference = None
+        if check:
+            check_batch = next(padded_batches(self.source.tokenizer, self.dataset.texts[:CHECK_TEXTS], CHECK_TEXTS,
+                                              CHECK_TOKENS))
+            reference = self.runner(BASELINE, device)(check_batch)
+        for _, name in pairs(names, devices=(device,)):
+            variant = self.variant(name)
+            reason = variant.unavailable_reason(device)
+            if reason:
+                yield BuildOutcome(name, device, skipped=reason)
+                continue
+            started = time.perf_counter()
+            made = variant.artifact(self.context(device))
+            outcome = BuildOutcome(name, device, seconds=time.perf_counter() - started)
+            if made is not None:
+                folder, manifest = made
+                outcome.folder, outcome.first_build_s = folder, manifest["build_seconds"]
+                outcome.size_mb = sum(meta["bytes"] for meta in manifest["files"].values()) / 1e6
+            if check:
+                try:
+                    logits = self.runner(name, device)(check_batch)
+                except VariantUnavailable as reason:
+                    yield BuildOutcome(name, device, skipped=str(reason))
+                    continue
+                outcome.max_logit_diff = float(np.abs(logits - reference).max())
+                outcome.same_label = float(np.mean(logits.argmax(-1) == reference.argmax(-1)))
+                if name != BASELINE:
+                    self.release(name, device)
+            yield outcome
+
+
+@dataclass
+class BuildOutcome:
+    """What `build` made of one variant: skipped (why), or built or found in the cache, and checked against FP32."""
+
+    variant: str
+    device: str
+    skipped: str | None = None  # why it cannot run here
+    seconds: float = 0.0  # this call: a build, or finding its entry in the cache
+    folder: Path | None = None  # its cache entry; None when it is made from the FP32 weights at load
+    size_mb: float | None = None
+    first_build_s: float | None = None  # what the entry took to build the first time
+    max_logit_diff: float | None = None  # with check: the largest |logit - FP32's| on CHECK_TEXTS texts
+    same_label: float | None = None  # with check: the share of those texts given FP32's label

@@ -112,7 +112,7 @@ def test_float8_needs_compute_capability_8_9(monkeypatch):
 
 
 def test_a_session_that_fell_back_to_another_provider_is_unavailable():
-    from fastbert_variants.variants.onnxruntime import check_providers
+    from fastbert_variants.families.onnxruntime import check_providers
 
     check_providers("CUDAExecutionProvider", ["CUDAExecutionProvider", "CPUExecutionProvider"])
     with pytest.raises(VariantUnavailable, match="could not start TensorrtExecutionProvider .*CUDAExecutionProvider"):
@@ -135,7 +135,7 @@ def test_ort_cuda_fp16_graph_builds_without_a_gpu_and_runs_io_bound_on_the_cpu_p
     pytest.importorskip("optimum.onnxruntime")
     import onnxruntime as ort
 
-    from fastbert_variants.variants.onnxruntime import IoBoundOrtRunner, graph_file, session_options
+    from fastbert_variants.families.onnxruntime import IoBoundOrtRunner, graph_file, session_options
 
     folder, manifest = REGISTRY["ort-cuda-fp16"].artifact(default_bench.context("cuda"))
     assert manifest["info"]["optimization_level"] == "O4" and manifest["info"]["fused_ops"]["Attention"] == 6

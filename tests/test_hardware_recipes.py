@@ -117,8 +117,8 @@ def test_threads_follow_a_cgroup_quota_below_the_cores(monkeypatch):
 
 @pytest.mark.parametrize("name", ["torch-bf16", "openvino-bf16"])
 def test_bf16_variants_skip_on_a_cpu_without_native_bf16(monkeypatch, name):
-    import fastbert_variants.variants.openvino as openvino_family
-    import fastbert_variants.variants.torch_eager as eager_family
+    import fastbert_variants.families.openvino as openvino_family
+    import fastbert_variants.families.torch_eager as eager_family
 
     for family in (openvino_family, eager_family):
         monkeypatch.setattr(family, "cpu_has_native_bf16", lambda: False)

@@ -38,8 +38,8 @@ def test_pytest_profiling_keeps_its_profile_option_beside_ours(tmp_path):
 
 def test_deprecated_profile_option_still_works_with_a_warning_where_nothing_else_owns_it(tmp_path):
     """Run in a child with the owner of --profile reported absent, as for a user without pytest-profiling."""
-    script = ("import sys, pytest; import fastbert_variants.pytest_plugin as plugin\n"
-              "plugin._owned_elsewhere = lambda module: False\n"
+    script = ("import sys, pytest; import fastbert_variants.pytest_plugin.options as plugin_options\n"
+              "plugin_options._owned_elsewhere = lambda module: False\n"
               f"sys.exit(pytest.main(['-p', 'no:profiling', '-p', 'no:cacheprovider', '--co', '-q', "
               f"'{REPO}/benchmarks/test_latency.py', '--variants', 'torch-fp32', '--profile', 'quick']))")
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, text=True, capture_output=True, timeout=300)

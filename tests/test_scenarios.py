@@ -125,7 +125,7 @@ def test_an_open_loop_load_counts_from_the_schedule_and_loses_nothing():
 def test_offline_traffic_chunks_cover_every_batch_once():
     from transformers import AutoTokenizer
 
-    from fastbert_variants.sources import PRESETS_DIR
+    from fastbert_variants.models import PRESETS_DIR
 
     tokenizer = AutoTokenizer.from_pretrained(PRESETS_DIR / "tokenizer")  # the shipped WordPiece tokenizer
     texts = [("word " * n).strip() for n in (3, 40, 5, 12, 7, 90, 2, 30, 8, 4)]

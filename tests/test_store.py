@@ -14,7 +14,7 @@ import pytest
 
 from fastbert_variants.cache import BuildCache
 from fastbert_variants.errors import UserError
-from fastbert_variants.sources import check_safetensors, damaged_hub_files, resolve_model
+from fastbert_variants.models import check_safetensors, damaged_hub_files, resolve_model
 
 
 def truncate(path, keep=100):

@@ -29,3 +29,47 @@ def test_median_interval_is_scipys_order_statistics_and_the_range_when_too_few()
     values = [0.03, 0.08, 0.20, 0.32, 0.39, 0.45, 0.48, 0.54, 0.69, 0.83, 0.84, 0.93]
     assert median_ci(values) == (0.20, 0.83)  # the 3rd and 10th of 12, as a binomial(12, 1/2) gives
     assert median_ci([3.0, 1.0, 2.0]) == (1.0, 3.0)
+
+
+class FakeClock:
+    """A machine that slows down steadily: a unit of work takes 1 + `drift` x t seconds, t the middle of its segment."""
+
+    def __init__(self, drift: float):
+        self.now, self.drift = 0.0, drift
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def work(self, units: float):
+        def segment(_round: int) -> float:
+            took = units * (1 + self.drift * self.now) / (1 - self.drift * units / 2)  # solved for the middle
+            self.now += took
+            return took
+        return segment
+
+
+def test_one_fp32_stream_serves_every_variant_and_a_linear_drift_cancels(monkeypatch):
+    import fastbert_variants.timing as timing
+
+    clock = FakeClock(drift=0.01)
+    monkeypatch.setattr(timing, "time", clock)
+    measured = timing.interleave(clock.work(3.0), {"a": clock.work(1.0), "b": clock.work(1.5), "c": clock.work(3.0)},
+                                 rounds=6, pause_seconds=0.5)
+    assert len(measured.baseline) == 7  # one FP32 segment more than the rounds: each round sits between two
+    for name, truth in (("a", 3.0), ("b", 2.0), ("c", 1.0)):
+        base, own = measured.arms[name]
+        ratios = [b / v for b, v in zip(base, own, strict=True)]
+        # the machine slowed by more than a third over the run, yet every round's ratio is the true one
+        assert len(ratios) == 6 and max(abs(r - truth) for r in ratios) < 1e-9, (name, ratios)
+    assert clock.now > 40 and 1 + clock.drift * clock.now > 1.4
+
+
+def test_the_variants_take_turns_next_to_fp32():
+    import fastbert_variants.timing as timing
+
+    seen = []
+    timing.interleave(lambda k: 1.0, {n: (lambda k, n=n: seen.append((k, n)) or 1.0) for n in "abc"}, rounds=3)
+    assert [n for _, n in seen] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]

@@ -14,7 +14,8 @@ def test_registry_names_every_variant_of_the_issue():
     expected = {"torch-fp32", "torchscript", "torch-compile", "torch-dynamic-int8", "torchao-int8-dynamic",
                 "torchao-int8-weight-only", "torchao-int8-dynamic-eager", "torch-pt2e-int8-static", "torch-bf16",
                 "ort-fp32", "ort-optimized", "ort-int8-dynamic", "ort-int8-dynamic-every-matmul", "ort-int8-static",
-                "openvino-fp32", "openvino-bf16", "openvino-int8", "openvino-int8-nncf-default", "torch-fp16", "torchao-float8-dynamic", "torch-compile-cudagraphs", "ort-cuda-fp16", "ort-tensorrt-fp16"}
+                "openvino-fp32", "openvino-bf16", "openvino-int8", "openvino-int8-nncf-default", "torch-fp16", "torchao-float8-dynamic", "torch-compile-cudagraphs", "ort-cuda-fp16", "ort-tensorrt-fp16", "zentorch-fp32",
+                "zentorch-bf16"}
     assert expected <= set(REGISTRY)
     assert all(name == name.lower() and " " not in name for name in REGISTRY)
 
@@ -64,7 +65,7 @@ def test_variant_matches_fp32(default_bench, fixed_batch, fp32_logits, device, n
 
 def test_io_binding_runner_gives_the_same_logits_with_the_cpu_provider(default_bench):
     """The CUDA variants' IO binding (inputs on the device before timing, logits left there), on the CPU provider."""
-    from fastbert_variants.variants.onnxruntime import IoBoundOrtRunner
+    from fastbert_variants.families.onnxruntime import IoBoundOrtRunner
 
     plain = default_bench.runner("ort-fp32", "cpu")
     bound = IoBoundOrtRunner(variant=plain.variant, device="cpu", size_bytes=plain.size_bytes,
@@ -91,3 +92,19 @@ def test_a_variants_own_libraries_key_its_cache_and_its_extra_names_the_install(
     missing = dataclasses.replace(variant, requires=("no_such_module_here",))
     assert "pip install 'fastbert-variants[openvino]'" in missing.unavailable_reason("cpu")
     assert REGISTRY["ort-fp32"].extra_for("cpu") == "cpu" and REGISTRY["ort-cuda-fp16"].extra_for("cuda") == "cuda"
+
+
+def test_zentorch_skips_with_its_reason_off_amd_cpus_and_without_the_package(monkeypatch):
+    import dataclasses
+    import importlib.util
+
+    import fastbert_variants.families.zentorch as zentorch_family
+
+    monkeypatch.setattr(zentorch_family, "cpu_vendor", lambda: "GenuineIntel")
+    assert REGISTRY["zentorch-fp32"].unavailable_reason("cpu") == (
+        "zentorch is AMD's ZenDNN plugin for EPYC CPUs; this CPU is GenuineIntel")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "zentorch" else real_find_spec(name))
+    assert REGISTRY["zentorch-bf16"].unavailable_reason("cpu") == (
+        "needs the Python package(s) zentorch, not installed: pip install 'fastbert-variants[zentorch]'")
+    assert "cuda" not in dataclasses.asdict(REGISTRY["zentorch-fp32"])["devices"]

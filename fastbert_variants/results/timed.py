@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
-from .fields import MalformedResult, optional_fields, positive, take
+from .fields import MalformedResult, optional_fields, positive, take, text
 
 
 @dataclass(frozen=True)
 class Speedup:
-    """A variant's speedup over FP32 from interleaved ABBA blocks in one run: median block ratio and its 95% CI."""
+    """A variant's speedup over FP32 from interleaved blocks in one run (timing.py): the median of the blocks' ratios and
+    its 95% CI; `order` says how the blocks were interleaved (runs before 3 December 2026: ABBA, pair by pair)."""
 
     median: float
     ci95: tuple[float, float]
@@ -35,7 +36,7 @@ class Speedup:
     def to_json(self) -> dict:  # the keys every run has written for a cell's speedup, beside the result's own
         return {"speedup_vs_fp32": self.median, "speedup_ci95": list(self.ci95), "speedup_blocks": self.blocks,
                 "speedup_block_ratios": list(self.ratios), "speedup_calls_per_block": self.calls_per_block,
-                "interleave_pause_s": self.pause_s}
+                "interleave_pause_s": self.pause_s, "interleave_order": self.order}
 
     @classmethod
     def from_json(cls, data: dict, kind: str = "latency") -> Speedup:
@@ -51,7 +52,7 @@ class Speedup:
             raise MalformedResult(f"a {kind} result's 'speedup_ci95' is {ci95!r}, not [low, high]")
         return cls(median, ci95, take(data, "speedup_blocks", kind, int, 0),
                    take(data, "speedup_calls_per_block", kind, int, 0), ratios,
-                   take(data, "interleave_pause_s", kind, float, None))
+                   take(data, "interleave_pause_s", kind, float, None), take(data, "interleave_order", kind, text, "ABBA"))
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class OfflineResult:
     """The offline scenario: a variant scoring the dataset's own texts, batched, in steady state, against FP32.
 
     `speedup` is the median over blocks of (FP32's seconds / the variant's) on the same chunk of texts, chunks
-    interleaved ABBA; `texts_per_s` comes from the variant's steady passes alone. `first_pass_s` is its first
+    interleaved (timing.py); `texts_per_s` comes from the variant's own chunks. `first_pass_s` is its first
     pass over this traffic in the process (new shapes met, plans made, kernels chosen), never mixed in.
     """
 

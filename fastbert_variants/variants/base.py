@@ -1,12 +1,16 @@
 """The two interfaces every variant family implements: Variant (how to build) and Runner (how to run).
 
-Contract, for a newcomer adding a family:
+Contract, for a newcomer adding a family (README's "Adding a variant" is the checklist):
 - A `Variant` has a user-facing `name`, the `devices` it supports, the Python modules it
-  `requires`, a `recipe` (what it computes in, which layers stay in float: see recipes.py), the CPU
-  features without which it runs many times slower than FP32 (`slow_without`), whether it compiles
-  per shape (`compiles`), and `build(context) -> Runner`. Every field is part of its cache key. One whose build is slow keeps its product in the
-  cache and returns it from `artifact(context)`; one made at load in seconds returns None. `unavailable_reason(device)` says in one line why
-  it cannot run here (missing package, no GPU, no native bf16), or None; tests turn that into a skip.
+  `requires` and the pip `extra` of this package that installs them, a `recipe` (what it computes
+  in, which layers stay in float: see recipes.py), the CPU features without which it runs many
+  times slower than FP32 (`slow_without`), whether it compiles per shape (`compiles`), and
+  `build(context) -> Runner`. Its cache key holds every field that can change what it builds (all
+  but NOT_BUILT_FROM, which say how to report, schedule or install it) and the installed versions
+  of what it `requires`. One whose build is slow keeps its product in the cache and returns it from
+  `artifact(context)`; one made at load in seconds returns None. `unavailable_reason(device)` says
+  in one line why it cannot run here (missing package, no GPU, no native bf16), or None; tests turn
+  that into a skip.
 - A `Runner` owns one built model on one device. `prepare(batch)` moves a numpy TokenBatch to
   whatever the backend eats (outside any timing); `run(prepared)` is the timed call and returns
   only when the work is done (CUDA synchronized); `__call__(batch)` gives numpy logits
@@ -32,8 +36,8 @@ import numpy as np
 from ..cache import BuildCache
 from ..hardware import cpu_features, cuda_available
 from ..inputs import TokenBatch
+from ..models import ModelSource
 from ..recipes import FP32, Recipe
-from ..sources import ModelSource
 
 DEVICES = ("cpu", "cuda")
 # Variant fields that say how to report, schedule or install a variant, not what to build: left out of cache keys.

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .base import BuildContext
+from .base import BuildContext, required_versions
 
 OPSET = 17
+EXPORT_REQUIRES = ("onnx", "optimum")  # besides torch and transformers, which key every entry
 FUSED_OPS = ("Attention", "MultiHeadAttention", "EmbedLayerNormalization", "SkipLayerNormalization",
              "BiasGelu", "FastGelu", "Gelu", "LayerNormalization", "QAttention", "DynamicQuantizeMatMul",
              "MatMulInteger", "QuantizeLinear", "DequantizeLinear")
@@ -35,7 +36,8 @@ def exported_fp32(context: BuildContext) -> tuple[Path, dict]:
                     do_validation=False, trust_remote_code=source.trust_remote_code)
         return {"opset": OPSET, "ops": op_counts(folder / "model.onnx")}
 
-    key = context.cache.key(model=source.fingerprint, step="onnx-export", opset=OPSET)
+    key = context.cache.key(model=source.fingerprint, step="onnx-export", opset=OPSET,
+                            exported_with=required_versions(EXPORT_REQUIRES))
     return context.cache.get_or_build("ort-export", key, export)
 
 

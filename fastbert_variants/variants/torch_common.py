@@ -92,13 +92,6 @@ class TorchRunner(Runner):
         return {"attention_kernel": "not visible (CUDA graph replay)" if hidden else "none seen by the profiler"}
 
 
-def torch_dtype(precision: str):
-    """The torch dtype a recipe's precision computes in (int8 recipes start from FP32 weights)."""
-    import torch
-
-    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
-
-
 def torch_runner(name: str, context: BuildContext, model, started: float, **info) -> TorchRunner:
     return TorchRunner(
         variant=name, device=context.device, size_bytes=parameter_bytes(model),
@@ -143,7 +136,7 @@ class CompiledTorchRunner(TorchRunner):
         return logits
 
 
-def compile_module(model, context: BuildContext, mode: str = "default"):
+def compile_module(model, context: BuildContext, mode: str = "default", backend: str = "inductor"):
     """torch.compile as inductor is fastest for inference on the device, with its caches in our cache.
 
     CUDA: `dynamic=False`, one graph per input shape, each specialized (and, in the CUDA-graph modes,
@@ -157,11 +150,9 @@ def compile_module(model, context: BuildContext, mode: str = "default"):
     every later shape reuses; one graph per shape would cost 20-60 s for each of the hundred shapes that
     scoring a dataset with dynamic padding brings.
 
-    What a second run reuses (torch 2.13): inductor's compiled C++ kernels, cached by source hash under
-    `<cache>/inductor`. Not the whole graph: inductor bypasses its FX-graph cache for frozen CPU graphs
-    ("mkldnn tensors unpickleable": frozen weights are packed into oneDNN tensors), and an AOTInductor
-    package of the frozen dynamic-shape export, tried instead, compiled (82 s) and loaded (0.2 s) but ran
-    b1 s128 at about 1 s a call against 35 ms eager (AMD EPYC Zen 3, 2 threads). So dynamo tracing and
+    What a second run reuses on CPU: inductor's compiled C++ kernels, cached by source hash under
+    `<cache>/inductor`; not the frozen graph itself, which inductor's FX-graph cache bypasses and an
+    AOTInductor package ran many times slower (docs/measurements/recipe-choices.md). So dynamo tracing and
     inductor's lowering are paid again in each run; the C++ compile is not.
     """
     import torch
@@ -182,8 +173,8 @@ def compile_module(model, context: BuildContext, mode: str = "default"):
         # torch.compile(options=...), the int8 weight prepacking was left unfolded and inductor failed
         # on onednn.qlinear_prepack (torch 2.13). Every CPU compile of the run gets it alike.
         inductor_config.freezing = True
-        return torch.compile(model, mode=mode)
-    return torch.compile(model, mode=mode, dynamic=False)
+        return torch.compile(model, mode=mode, backend=backend)
+    return torch.compile(model, mode=mode, backend=backend, dynamic=False)
 
 
 def use_inductor_cache(folder) -> None:

@@ -16,40 +16,40 @@ from dataclasses import replace
 
 import pytest
 
+from fastbert_variants.gates import LONG_TEXT_SIGNIFICANCE
 from fastbert_variants.recommend import LONG_TEXTS
-from fastbert_variants.suite import LONG_TEXT_SIGNIFICANCE
 from fastbert_variants.workbench import VariantUnavailable
 
 
 @pytest.mark.usefixtures("trained_model")
-def test_accuracy_within_threshold(scorer, suite_state, accuracy_case):
-    _gate(scorer, suite_state, accuracy_case, "")
+def test_accuracy_within_threshold(scorer, run_state, accuracy_case):
+    _gate(scorer, run_state, accuracy_case, "")
 
 
 @pytest.mark.usefixtures("trained_model")
-def test_long_text_accuracy_within_threshold(long_text_scorer, suite_state, accuracy_case):
-    precision = suite_state.workbench.variant(accuracy_case[1]).recipe.precision
-    if precision == "fp32" and not suite_state.profile.long_texts_lossless:
-        pytest.skip(f"an fp32 variant: gated on the long texts in --suite-profile full, not {suite_state.profile_name} "
+def test_long_text_accuracy_within_threshold(long_text_scorer, run_state, accuracy_case):
+    precision = run_state.workbench.variant(accuracy_case.variant).recipe.precision
+    if precision == "fp32" and not run_state.profile.long_texts_lossless:
+        pytest.skip(f"an fp32 variant: gated on the long texts in --suite-profile full, not {run_state.selection.profile_name} "
                     "(fp32 graphs flipped none of them in every full run)")
-    _gate(long_text_scorer, suite_state, accuracy_case, LONG_TEXTS)
+    _gate(long_text_scorer, run_state, accuracy_case, LONG_TEXTS)
 
 
-def _gate(scorer, suite_state, accuracy_case, suffix: str) -> None:
+def _gate(scorer, run_state, accuracy_case, suffix: str) -> None:
     """Score, record and gate one variant; on the long-text set the gate also asks for significance (Gate's doc)."""
-    device, name = accuracy_case
+    device, name = accuracy_case.device, accuracy_case.variant
     try:
-        variant = suite_state.workbench.variant(name)
+        variant = run_state.workbench.variant(name)
         slow = variant.runs_slowly(device)
         evaluation = scorer.evaluate(name, device,
-                                     max_rows=suite_state.config.option.slow_variant_rows if slow else None)
+                                     max_rows=run_state.config.option.slow_variant_rows if slow else None)
     except VariantUnavailable as reason:
         pytest.skip(str(reason))
-    gate = suite_state.gates.for_variant(name)
+    gate = run_state.gates.for_variant(name)
     if suffix == LONG_TEXTS:
         gate = replace(gate, significance=LONG_TEXT_SIGNIFICANCE)
-    record = gate.judge(evaluation, advisory_gate=variant.advisory_gate, model=suite_state.workbench.model_spec)
-    suite_state.accuracy_results[f"{device}/{name}{suffix}"] = record
+    record = gate.judge(evaluation, advisory_gate=variant.advisory_gate, model=run_state.workbench.model_spec)
+    run_state.accuracy_results[f"{device}/{name}{suffix}"] = record
     if not record.passed and variant.advisory_gate:
         pytest.xfail("advisory gate (the library's default recipe): " + record.failure_message())
     assert record.passed, record.failure_message()

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from fastbert_variants.gates import LONG_TEXT_SIGNIFICANCE
 from fastbert_variants.results import Gate
-from fastbert_variants.suite import LONG_TEXT_SIGNIFICANCE
 from fastbert_variants.variants import Variant
 from fastbert_variants.variants.torch_common import torch_runner
 
@@ -31,8 +31,8 @@ class PerturbedClassifier(Variant):
 
 
 @pytest.mark.usefixtures("trained_model")
-def test_gate_fails_a_degraded_variant(workbench, scorer, suite_state):
-    if "cpu" not in suite_state.devices:
+def test_gate_fails_a_degraded_variant(workbench, scorer, run_state):
+    if "cpu" not in run_state.devices:
         pytest.skip("the gate's own check scores on the CPU; it runs when --devices includes cpu")
     if workbench.dataset_spec.name != "default" or workbench.model_spec != "default":
         pytest.skip("the gate's own check uses a perturbation measured on the default model and dataset (2.8 points "
@@ -50,10 +50,10 @@ def test_gate_fails_a_degraded_variant(workbench, scorer, suite_state):
 
 
 @pytest.mark.usefixtures("trained_model")
-def test_long_text_gate_fails_a_degraded_variant(workbench, long_text_scorer, suite_state):
-    if "cpu" not in suite_state.devices:
+def test_long_text_gate_fails_a_degraded_variant(workbench, long_text_scorer, run_state):
+    if "cpu" not in run_state.devices:
         pytest.skip("the gate's own check scores on the CPU; it runs when --devices includes cpu")
-    if "degraded-fp32" not in suite_state.workbench._extra_variants:
+    if "degraded-fp32" not in run_state.workbench._extra_variants:
         workbench.add_variant(PerturbedClassifier("degraded-fp32", ("cpu",), "torch", "FP32 with a noisy classifier"))
     record = Gate(1.0, 1.0, significance=LONG_TEXT_SIGNIFICANCE).judge(long_text_scorer.evaluate("degraded-fp32", "cpu"))
     assert not record.passed, (f"the long-text gate let a perturbed classifier through (drop {record.drop_points:.2f}, "

@@ -37,7 +37,7 @@ def encode(workbench, texts, padding="longest"):
 
 @pytest.fixture
 def property_runner(workbench, property_case):
-    device, name = property_case
+    device, name = property_case.device, property_case.variant
     try:
         return workbench.runner(name, device), tolerance_of(name)
     except VariantUnavailable as reason:

@@ -7,38 +7,35 @@ from fastbert_variants.memory import MemoryProbe
 from fastbert_variants.metrics import disagreement
 from fastbert_variants.results import LatencyResult, Speedup
 from fastbert_variants.roofline import roofline
-from fastbert_variants.timing import interleaved_speedup, seconds_per_call
+from fastbert_variants.timing import seconds_per_call
 from fastbert_variants.variants import BASELINE
 
 
-def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, runner_or_skip, gemm_peaks):
-    case, plan = latency_case, suite_state.profile.timing
+def test_latency(benchmark, workbench, run_state, cell_batch, latency_case, runner_or_skip, gemm_peaks, shared_timing):
+    case, plan = latency_case, run_state.profile.timing
     batch = cell_batch(case.batch_size, case.seq_len)
     if isinstance(batch, Exception):
         pytest.skip(str(batch))
     runner = runner_or_skip(case.variant, case.device)
     fp32 = runner_or_skip(BASELINE, case.device)
     prepared = runner.prepare(batch)
-    probe = MemoryProbe(case.device)  # after the build: the build's garbage is not the variant's footprint
-
     if not benchmark.enabled:  # --benchmark-disable, pytest-xdist: no timing, but the variant must run and agree
         _check_against_fp32(workbench, case, runner(batch), fp32(batch))  # numpy logits, as every runner returns
         return
-    with progress.activity(f"warming up {case.variant} on {case.cell} (compiles happen here)"):
+    # The cell's speedups, measured once for every variant of the cell in one interleaved schedule (the first test of
+    # the cell, FP32's as a rule, makes it); before this test's memory probe, which must not see other variants' calls.
+    shared = shared_timing.cell(case)
+    speedup = Speedup.of_baseline() if case.variant == BASELINE else shared[case.variant].check().speedup
+    probe = MemoryProbe(case.device)
+    with progress.activity(f"warming up {case.variant} on {case.cell}"):
         for _ in range(plan.warmup_rounds):  # the same warm-up for every variant
             runner.run(prepared)
     one_call = seconds_per_call(runner.run, prepared)
     benchmark.group = case.cell
     benchmark.pedantic(runner.run, args=(prepared,), rounds=plan.rounds_for(one_call), iterations=1)
     median = benchmark.stats.stats.median
-    peak_mem_mb = probe.peak_mb(runner.size_bytes)  # before the interleaved FP32 calls below
+    peak_mem_mb = probe.peak_mb(runner.size_bytes)
 
-    speedup = Speedup.of_baseline()
-    if case.variant != BASELINE:
-        fp32_prepared = fp32.prepare(batch)
-        speedup = interleaved_speedup(fp32.run, fp32_prepared, runner.run, prepared, plan.interleave_blocks,
-                                      plan.calls_per_block(max(one_call, seconds_per_call(fp32.run, fp32_prepared))),
-                                      plan.pause_seconds)
     # After every timed call, so that no variant gets a call more than the others before its timing.
     kernels = runner.kernel_report(prepared)  # one profiled call: which attention kernel ran
     # A fast wrong answer is no answer: finite, of the right shape, within the recipe's tolerance of FP32.
@@ -52,12 +49,12 @@ def test_latency(benchmark, workbench, suite_state, cell_batch, latency_case, ru
         peak_mem_mb=peak_mem_mb, build_s=runner.build_seconds,
         compile_s=runner.compile_seconds.get((case.batch_size, case.seq_len)),
         # FP32's median from its own test in this cell over this one: the check on the interleaved figure.
-        speedup_sequential=_sequential_speedup(suite_state, case, median * 1e3),
+        speedup_sequential=_sequential_speedup(run_state, case, median * 1e3),
         roofline=roofline(workbench.source.config, case.batch_size, case.seq_len, median, precision, peaks),
         slow_here=_slow_note(precision, peaks), sync=_sync_note(case.device), runner_info=runner.info,
         kernels=kernels)  # machine facts (CPU, GPU, versions): the run's machine_info
     benchmark.extra_info.update(result.to_json())
-    suite_state.latency_results.append(result)
+    run_state.latency_results.append(result)
 
 
 def _check_against_fp32(workbench, case, logits, fp32_logits) -> None:
@@ -75,10 +72,10 @@ def _sync_note(device: str) -> str:
     return "none needed: CPU calls return when done"
 
 
-def _sequential_speedup(suite_state, case, median_ms: float) -> float | None:
+def _sequential_speedup(run_state, case, median_ms: float) -> float | None:
     if case.variant == BASELINE:
         return 1.0
-    found = [r.median_ms for r in suite_state.latency_results if r.cell == case.cell and r.variant == BASELINE]
+    found = [r.median_ms for r in run_state.latency_results if r.cell == case.cell and r.variant == BASELINE]
     return found[-1] / median_ms if found else None
 
 

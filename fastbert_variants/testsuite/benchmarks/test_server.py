@@ -25,22 +25,22 @@ def texts_file(workbench, tmp_path_factory):
     return str(path)
 
 
-def shortlist(suite_state, device: str) -> list[str]:
+def shortlist(run_state, device: str) -> list[str]:
     """Gated variants faster than FP32 beyond noise in the offline scenario, best speedup (any batch size) first."""
     best: dict[str, float] = {}
-    for r in suite_state.offline_results:
-        why, _ = accuracy_verdict(suite_state.accuracy_results or None, device, r.variant)
+    for r in run_state.offline_results:
+        why, _ = accuracy_verdict(run_state.accuracy_results or None, device, r.variant)
         if r.device == device and r.variant != BASELINE and why is None and r.speedup.beyond_noise:
             best[r.variant] = max(best.get(r.variant, 0.0), r.speedup.median)
     return sorted(best, key=best.get, reverse=True)
 
 
-def test_server(benchmark, request, workbench, suite_state, server_case, texts_file, runner_or_skip):
-    case, plan, budget = server_case, suite_state.profile, request.config.option.p99_budget_ms
+def test_server(benchmark, request, workbench, run_state, server_case, texts_file, runner_or_skip):
+    case, plan, budget = server_case, run_state.profile, request.config.option.p99_budget_ms
     if case.rank == 0:
         variant = BASELINE
     else:
-        found = shortlist(suite_state, case.device)
+        found = shortlist(run_state, case.device)
         if len(found) < case.rank:
             pytest.skip(f"the offline scenario in this session found {len(found)} gated variant(s) faster than "
                         f"{BASELINE} beyond noise on {case.device}: no #{case.rank} to serve (run test_offline first)")
@@ -49,7 +49,7 @@ def test_server(benchmark, request, workbench, suite_state, server_case, texts_f
     server_cores, load_cores, pinning = loadgen.placement(workbench.threads)
     argv = options.as_cli_args(request.config.option, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
     argv += ["--cache-dir", str(workbench.cache.root)] * ("--cache-dir" not in argv)
-    offline = {r.batch_size: r.texts_per_s for r in suite_state.offline_results
+    offline = {r.batch_size: r.texts_per_s for r in run_state.offline_results
                if (r.device, r.variant, r.strategy) == (case.device, variant, "dynamic")}
 
     searches = []
@@ -79,4 +79,4 @@ def test_server(benchmark, request, workbench, suite_state, server_case, texts_f
         loads_run=sum(len(s[3]) for s in searches), search_step=plan.server_step, pinning=pinning,
         threads=workbench.threads, model=workbench.model_spec, seconds_per_load=plan.server_seconds_per_load)
     benchmark.extra_info.update(result.to_json())
-    suite_state.server_results.append(result)
+    run_state.server_results.append(result)

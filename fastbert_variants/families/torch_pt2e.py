@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 
 from ..recipes import Recipe, float_linears
-from . import register
-from .base import Variant, VariantUnavailable
-from .torch_common import compile_module, compiled_runner
+from ..variants import register
+from ..variants.base import Variant, VariantUnavailable
+from ..variants.torch_common import compile_module, compiled_runner
 
 EXPORT_BATCH, EXPORT_SEQ_LEN = 2, 16  # above 1 in both, so neither dimension is specialized to a constant
 

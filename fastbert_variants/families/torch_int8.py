@@ -13,9 +13,9 @@ import warnings
 from dataclasses import dataclass
 
 from ..recipes import Recipe, float_linears
-from . import register
-from .base import Variant, VariantUnavailable
-from .torch_common import torch_runner
+from ..variants import register
+from ..variants.base import Variant, VariantUnavailable
+from ..variants.torch_common import torch_runner
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,17 @@ import numpy as np
 
 from ..hardware import OPTIMUM_ISA, cpu_isa
 from ..recipes import Recipe, float_matmuls
-from . import register
-from .base import BuildContext, Runner, Variant, VariantUnavailable, folder_bytes
-from .onnx_export import exported_fp32, op_counts
+from ..variants import register
+from ..variants.base import BuildContext, Runner, Variant, VariantUnavailable, folder_bytes
+from ..variants.onnx_export import exported_fp32, op_counts
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_SAMPLES = 128
 CALIBRATION_MAX_TOKENS = 128
-# ONNX Runtime's default: idle worker threads spin a while after each run. Spinning off was slower on an
-# AMD EPYC (Zen 3, 2 threads, default model: b1 s128 25.5 ms against 24.1, b8 s128 190 against 168), so
-# ORT is timed as users run it; the interleaved comparison pauses between blocks instead (timing.py), so
-# that spinning threads do not tax the next runtime's calls.
+# ONNX Runtime's default: idle worker threads spin a while after each run. Spinning off was slower (6-13% on an AMD
+# EPYC Zen 3: docs/measurements/recipe-choices.md), so ORT is timed as users run it; the interleaved comparison
+# pauses between blocks instead (timing.py), so that spinning threads do not tax the next runtime's calls.
 SESSION_CONFIG = {"session.intra_op.allow_spinning": "1"}
 
 

@@ -2,8 +2,8 @@
 
 torchao's quantized tensors are meant to be compiled. On CPU, with inductor's freezing on, the
 quantized linears become oneDNN int8 kernels (VNNI or AMX where the CPU has them); eager torchao
-int8 dispatches to a generic path that ran 9-16x slower than FP32 on an AVX2 CPU, and stays as its
-own variant, named so. On CUDA the model is bf16 (torchao's GPU kernels want it) and compiled with
+int8 dispatches to a generic path, many times slower than FP32 without VNNI (docs/measurements/recipe-choices.md),
+and stays as its own variant, named so. On CUDA the model is bf16 (torchao's GPU kernels want it) and compiled with
 `mode="max-autotune"`, torchao's recipe for H100: int8 through `torch._int_mm` fused with its
 scales, float8 (e4m3, per-row scales) through `torch._scaled_mm`, which needs compute capability 8.9
 (Ada, Hopper) or newer. Only the encoder is quantized: the recipe's float layers (the 2-label
@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 
 from ..recipes import Recipe, float_linears
-from . import register
-from .base import Variant
-from .torch_common import compile_module, compiled_runner, torch_runner
+from ..variants import register
+from ..variants.base import Variant
+from ..variants.torch_common import compile_module, compiled_runner, torch_runner
 
 FLOAT8_CAPABILITY = (8, 9)
 

@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass
 
 from ..inputs import exact_length_batch
-from . import register
-from .base import Variant
-from .torch_common import TorchRunner
+from ..variants import register
+from ..variants.base import Variant
+from ..variants.torch_common import TorchRunner
 
 TRACE_SEQ_LEN = 32
 TRACE_BATCH = 2

@@ -4,7 +4,7 @@ import pytest
 from safetensors.torch import load_file
 
 from fastbert_variants.errors import UserError
-from fastbert_variants.sources import resolve_model
+from fastbert_variants.models import resolve_model
 
 
 def test_default_model_is_a_labelled_bert_classifier(default_bench):

@@ -6,10 +6,10 @@ import time
 from dataclasses import dataclass
 
 from ..hardware import NO_NATIVE_BF16, cpu_has_native_bf16
-from ..recipes import Recipe
-from . import register
-from .base import Variant
-from .torch_common import torch_dtype, torch_runner
+from ..recipes import Recipe, torch_dtype
+from ..variants import register
+from ..variants.base import Variant
+from ..variants.torch_common import torch_runner
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ import numpy as np
 
 from ..hardware import NO_NATIVE_BF16, cpu_has_native_bf16
 from ..recipes import Recipe, float_matmuls
-from . import register
-from .base import Runner, Variant, folder_bytes
-from .onnx_export import exported_fp32
+from ..variants import register
+from ..variants.base import Runner, Variant, folder_bytes
+from ..variants.onnx_export import exported_fp32
 
 CALIBRATION_SAMPLES = 128
 
@@ -121,15 +121,9 @@ OPENVINO = ("openvino", "onnx", "optimum")
 register(OpenVino("openvino-fp32", ("cpu",), "openvino", "OpenVINO CPU plugin, FP32, from the ONNX export", OPENVINO))
 register(OpenVino("openvino-bf16", ("cpu",), "openvino", "OpenVINO CPU plugin, inference precision bf16 (AMX/AVX512_BF16)",
                   OPENVINO, recipe=Recipe("bf16")))
-# NNCF's defaults for a transformer (SmoothQuant at alpha 0.95, every MatMul int8) kept their accuracy on the tweets
-# (0.09 points lost on an Intel Xeon with AMX, 0.40 on an AMD EPYC Zen 3) but not on the long texts on the Xeon: 6 of
-# its 121 flipped right->wrong, none the other way (McNemar one-sided p=0.016), where the EPYC lost one. Measured on
-# that Xeon (2 threads, 1 December 2026), long texts lost/gained, points lost on the tweets, speedup over FP32 at b1 s128:
-#   SmoothQuant off, every MatMul int8      5/2   0.53   3.63x   <- this variant: both gates pass, as fast as the default
-#   SmoothQuant off, FFN down-proj. float   2/2   0.66   2.06x   (safest on long texts, but 1.76x slower)
-#   SmoothQuant 0.75 / 0.5                  4/0, 8/2   0.39, 0.46
-#   SmoothQuant on, FFN down-proj. float    9/0;   calibrated on long texts too: 13/0
-#   NNCF's defaults                         6/0   0.09   3.70x   (openvino-int8-nncf-default, advisory gate)
+# SmoothQuant off: NNCF's defaults lost the long texts on an Intel Xeon with AMX (6 of 121 flipped to wrong, none back)
+# where SmoothQuant off kept both gates at the same speed; FFN down-projections in float were 1.76x slower
+# (docs/measurements/recipe-choices.md). NNCF's defaults run beside it, with an advisory gate.
 register(OpenVino("openvino-int8", ("cpu",), "openvino + nncf",
                   "NNCF post-training int8 (ModelType.TRANSFORMER, SmoothQuant off), calibrated on training texts",
                   OPENVINO + ("nncf",), recipe=Recipe("int8", calibrated=True, version=3), smooth_quant_alpha=-1))

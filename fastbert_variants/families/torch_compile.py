@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..recipes import Recipe
-from . import register
-from .base import Variant
-from .torch_common import compile_module, compiled_runner, torch_dtype
+from ..recipes import Recipe, torch_dtype
+from ..variants import register
+from ..variants.base import Variant
+from ..variants.torch_common import compile_module, compiled_runner
 
 
 @dataclass(frozen=True)

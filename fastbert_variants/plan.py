@@ -1,14 +1,13 @@
-"""What the pytest suite runs: profiles, the case matrix, and the accuracy gate. No pytest here."""
+"""What a run measures: the profiles, the selection the options name, and the case matrix. No pytest here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import options
 from .errors import UserError
-from .results import Gate
 from .timing import TimingPlan
-from .variants import BASELINE, REGISTRY, pairs
+from .variants import BASELINE, DEVICES, REGISTRY, pairs
 
 SEQ_LENS = (16, 32, 64, 128, 256, 512)
 BATCH_SIZES = (1, 8)
@@ -23,12 +22,18 @@ class Profile:
     timing: TimingPlan
     include_slow: bool
     offline_texts: int  # the dataset's first N texts, in arrival order: one pass of FP32 lasts seconds
-    offline_seconds: float  # steady interleaved passes (FP32 and the variant together) to fill this long: 1 to 3
+    offline_seconds: float  # steady interleaved passes (FP32 and the variants together) to fill this long: 1 to 3
     server_shortlist: int  # the server scenario serves torch-fp32 and this many of the best offline variants
     server_seconds_per_load: float  # each open-loop load of the capacity search lasts about this long
     server_settings: tuple[tuple[int, float], ...] = ((1, 0.0), (16, 5.0))  # batcher (max batch, max wait ms) tried
     server_step: float = 0.15  # the capacity search stops when the rate held and the one not held are this close
     offline_strategies: tuple[str, ...] = ("dynamic",)  # the full profile adds length buckets
+    # Offline rounds: a pass is cut into this many chunks of consecutive batches, and passes are added until there
+    # are at least this many rounds (batch 32: 6 batches of 192 texts, so 3 passes). With 8 rounds the 95% interval
+    # of the median is the whole range of the rounds (order statistics), and one noisy round widened it enough to
+    # tie variants 1.5x apart (2026-12-02, Zen 4); with 16 it is the 4th to 13th.
+    offline_chunks_per_pass: int = 16
+    offline_min_rounds: int = 16
     long_texts_lossless: bool = True  # gate FP32-precision variants on the long texts too (quick: no, see below)
 
 
@@ -113,6 +118,51 @@ def variant_names(text: str) -> list[str] | None:
     return names
 
 
+def device_names(text: str | None) -> list[str] | None:
+    """--devices: names of DEVICES, or None (not given: the caller decides, by what torch sees)."""
+    if text is None:
+        return None
+    names = options.parse_list(text, option="--devices")
+    unknown = [d for d in names if d not in DEVICES]
+    if unknown:
+        raise UserError(f"--devices: unknown {unknown}; use {' and/or '.join(DEVICES)}")
+    return names
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a run's options name, parsed once: the profile, the variants (None: all), the devices (None: not given),
+    and the fixed cells' lengths and batch sizes (the profile's unless given)."""
+
+    profile_name: str
+    variants: list[str] | None
+    devices: list[str] | None
+    seq_lens: tuple[int, ...]
+    batch_sizes: tuple[int, ...]
+
+    @property
+    def profile(self) -> Profile:
+        return PROFILES[self.profile_name]
+
+    @classmethod
+    def parse(cls, profile_name: str, variants: str = "all", devices: str | None = None, seq_lens: str | None = None,
+              batch_sizes: str | None = None) -> Selection:
+        chosen = profile(profile_name)
+        lengths = tuple(options.parse_list(seq_lens, int, "--seq-lens")) if seq_lens else chosen.seq_lens
+        batches = tuple(options.parse_list(batch_sizes, int, "--batch-sizes")) if batch_sizes else chosen.batch_sizes
+        if any(n < 1 for n in (*lengths, *batches)):
+            raise UserError("--seq-lens and --batch-sizes must be positive integers")
+        return cls(profile_name, variant_names(variants), device_names(devices), lengths, batches)
+
+    def skip_reason(self, variant: str, device: str) -> str | None:
+        """Why a slow variant is left out of this run (shown in pytest's report); None if it runs."""
+        reason = REGISTRY[variant].slow_reason(device)
+        if reason and not self.profile.include_slow and not self.variants:
+            return (f"left out of --suite-profile {self.profile_name}: {reason}; run --suite-profile full or name it "
+                    "in --variants")
+        return None
+
+
 def latency_cases(names, devices, batch_sizes, seq_lens) -> list[LatencyCase]:
     """Cells in order, FP32 first in each, so a cell's variants run side by side."""
     chosen = pairs(names, tuple(devices))
@@ -136,46 +186,18 @@ def offline_cases(names, devices, strategies=OFFLINE_STRATEGIES) -> list[Offline
     return cases
 
 
-def variant_cases(names, devices, with_baseline: bool) -> list[tuple[str, str]]:
-    """(device, variant) pairs for the accuracy and property tests."""
-    return [(d, v) for d, v in pairs(names, tuple(devices)) if with_baseline or v != BASELINE]
+@dataclass(frozen=True)
+class VariantCase:
+    """One variant on one device: what the accuracy and property tests take."""
+
+    device: str
+    variant: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.device}-{self.variant}"
 
 
-def quick_profile_skip(variant: str, device: str, profile_name: str, named_explicitly: bool) -> str | None:
-    """The reason a slow variant is skipped in this run, shown in pytest's report; None if it runs."""
-    reason = REGISTRY[variant].slow_reason(device)
-    if reason and not PROFILES[profile_name].include_slow and not named_explicitly:
-        return (f"left out of --suite-profile {profile_name}: {reason}; run --suite-profile full or name it in "
-                "--variants")
-    return None
-
-
-# Per-variant accuracy gates, `VARIANT = POINTS RELATIVE_PERCENT`, the default of the ini option
-# accuracy_thresholds (a project's own pytest ini replaces it); the rest get --max-accuracy-drop and
-# --max-relative-drop (1.0 and 1.0). torch-dynamic-int8 is known to be lossier: on the default model
-# it loses 0.93 points, 1.08% of FP32 (McNemar p=0.006), so its relative bound is 1.25%; a worse
-# recipe (every Linear per tensor: 2.2 points) still fails it.
-DEFAULT_THRESHOLDS = ("torch-dynamic-int8 = 1.0 1.25",)
-LONG_TEXT_SIGNIFICANCE = 0.05  # the long-text gate's McNemar level (121 texts; see results.Gate)
-
-
-@dataclass
-class Gates:
-    default: Gate
-    per_variant: dict[str, Gate] = field(default_factory=dict)
-
-    def for_variant(self, name: str) -> Gate:
-        return self.per_variant.get(name, self.default)
-
-    @classmethod
-    def parse(cls, default: Gate, lines: list[str]) -> Gates:
-        """ini lines `NAME = POINTS RELATIVE_PERCENT`, e.g. `ort-int8-static = 2.0 2.5`."""
-        per_variant = {}
-        for line in lines:
-            try:
-                name, values = (part.strip() for part in line.split("=", 1))
-                points, relative = (float(v) for v in values.split())
-            except ValueError:
-                raise UserError(f"accuracy_thresholds line {line!r}: write `VARIANT = POINTS RELATIVE_PERCENT`") from None
-            per_variant[name] = Gate(points, relative)
-        return cls(default, per_variant)
+def variant_cases(names, devices, with_baseline: bool) -> list[VariantCase]:
+    """Every chosen variant on every device it runs on, FP32 left out unless asked for."""
+    return [VariantCase(d, v) for d, v in pairs(names, tuple(devices)) if with_baseline or v != BASELINE]

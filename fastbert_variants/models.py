@@ -269,9 +269,12 @@ def _write_random(preset_file: Path, out: Path) -> None:
     shutil.copytree(PRESETS_DIR / "tokenizer", out, dirs_exist_ok=True)
 
 
-def export_model(source: ModelSource, out: Path, dtype) -> list[Path]:
-    """Save the model with its weights in `dtype` (a torch dtype; safetensors), its config and its tokenizer into `out`."""
-    model = source.load_model(dtype=dtype)
+def export_model(source: ModelSource, out: Path, precision: str = "fp32") -> list[Path]:
+    """Save the model with its weights in `precision` (fp32, fp16, bf16; safetensors), its config and its tokenizer
+    into `out`."""
+    from .recipes import torch_dtype
+
+    model = source.load_model(dtype=torch_dtype(precision))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     source.tokenizer.save_pretrained(out)

@@ -1,0 +1,140 @@
+"""The `fastbert-variants` command: info, list, build, export-model, report, compare, history, serve, train-default.
+
+This module parses; `commands` calls the library and prints; a UserError is one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from .. import options, progress
+from ..errors import UserError
+from ..variants.base import DEVICES
+from . import commands
+
+log = logging.getLogger("fastbert_variants")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fastbert-variants", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    subcommands = parser.add_subparsers(dest="command", required=True)
+
+    info = subcommands.add_parser("info", help="describe the model and dataset; --score scores FP32")
+    options.add_options(info.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
+    info.add_argument("--score", action="store_true", help="score torch-fp32 on the dataset's evaluation rows")
+    info.set_defaults(func=commands.cmd_info)
+
+    listing = subcommands.add_parser("list", help="every variant, per device, and whether it can run here")
+    listing.add_argument("--devices", nargs="+", default=list(DEVICES), choices=DEVICES)
+    listing.set_defaults(func=commands.cmd_list)
+
+    build = subcommands.add_parser("build", help="build variants into the cache, printing time and size")
+    options.add_options(build.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
+    build.add_argument("--variants", default="all", help="comma-separated names, or all")
+    build.add_argument("--device", default="cpu", choices=DEVICES)
+    build.add_argument("--check", action="store_true", help="also run each on 16 texts and compare with torch-fp32")
+    build.set_defaults(func=commands.cmd_build)
+
+    export = subcommands.add_parser("export-model", help="write the model (default: the embedded one) as a self-contained "
+                                 "folder, its weights in fp32, fp16 or bf16, for --model elsewhere")
+    options.add_options(export.add_argument, options.MODEL_OPTIONS)
+    export.add_argument("--dtype", default="fp16", choices=["fp32", "fp16", "bf16"], help="the weights' dtype (fp16)")
+    export.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
+    export.set_defaults(func=commands.cmd_export_model)
+
+    report = subcommands.add_parser("report", help="Markdown summary and PNG plots of a run, led by the recommendation")
+    report.add_argument("run", metavar="RUN.json", help="what --benchmark-json wrote (or the folder holding it)")
+    report.add_argument("--accuracy", metavar="ACC.json", help="what --accuracy-json wrote")
+    report.add_argument("--out", required=True, metavar="DIR", help="folder for summary.md and the plots")
+    report.add_argument("--allow-empty", action="store_true",
+                        help="exit 0 with a note when the run measured nothing (tox -e cuda on a machine without a GPU)")
+    report.set_defaults(func=commands.cmd_report)
+
+    compare = subcommands.add_parser("compare", help="exit 1 when NEW's speedups over FP32 or accuracies regressed from "
+                                  "BASE, or from the median of a branch's last runs in the history")
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="BASE NEW: each a benchmark JSON, or the folder "
+                         "holding benchmark.json and accuracy.json; or NEW alone with --against-history")
+    compare.add_argument("--base-accuracy", metavar="ACC.json", help="BASE's accuracy JSON, if not in BASE's folder")
+    compare.add_argument("--new-accuracy", metavar="ACC.json", help="NEW's accuracy JSON, likewise")
+    compare.add_argument("--max-speedup-loss", default="10%", help="largest allowed fall of a speedup (default 10%%)")
+    compare.add_argument("--max-accuracy-drop", type=float, default=0.5,
+                         help="largest allowed fall of a variant's accuracy, in points (default 0.5)")
+    compare.add_argument("--rule", default="mann-whitney", choices=["mann-whitney", "intervals"],
+                         help="when a fall of a speedup is beyond noise: a one-sided Mann-Whitney U test on the runs' "
+                              "block ratios (default), or the two 95%% intervals of the median not meeting (older runs)")
+    compare.add_argument("--significance", default="0.01", help="the test's level (default 0.01)")
+    compare.add_argument("--against-history", metavar="BRANCH", help="BASE is the median of BRANCH's last runs on the "
+                         "same kind of machine, from the history (fastbert-variants history add)")
+    compare.add_argument("--last", type=int, default=5, metavar="N", help="runs of BRANCH to take (default 5)")
+    _history_options(compare)
+    compare.set_defaults(func=commands.cmd_compare)
+
+    history = subcommands.add_parser("history", help="keep every run in a database and show the trend")
+    history_commands = history.add_subparsers(dest="history_command", required=True)
+    add = history_commands.add_parser("add", help="store a run: its commit, branch, machine and every result")
+    add.add_argument("run", metavar="RUN", help="the benchmark JSON a run wrote, or the folder holding it")
+    add.add_argument("--accuracy", metavar="ACC.json", help="the run's accuracy JSON, if not in RUN's folder")
+    add.add_argument("--branch", help="the git branch (default: the run's, from pytest-benchmark's commit_info)")
+    add.add_argument("--commit", help="the commit id (default: the run's)")
+    _history_options(add)
+    add.set_defaults(func=commands.cmd_history_add)
+    show = history_commands.add_parser("show", help="each variant's speedup over time, per machine kind and cell")
+    show.add_argument("--branch", help="only this branch's runs")
+    show.add_argument("--cell", help="only these cells, e.g. cpu-b1-s128,cpu-b1-s512")
+    show.add_argument("--last", type=int, default=None, metavar="N", help="only the last N runs")
+    show.add_argument("--plot", metavar="PNG", help="also draw it to this PNG file")
+    _history_options(show)
+    show.set_defaults(func=commands.cmd_history_show)
+
+    serve = subcommands.add_parser("serve", help="serve one variant over HTTP: POST /predict {\"texts\": [...]}")
+    options.add_options(serve.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
+    serve.add_argument("--variant", default="torch-fp32", help="the variant to serve (default torch-fp32)")
+    serve.add_argument("--device", default="cpu", choices=DEVICES)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-batch-size", type=int, default=32, help="texts per model call (default 32)")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill (default 5)")
+    serve.add_argument("--no-batching", action="store_true", help="one request per model call")
+    serve.add_argument("--max-texts", type=int, default=64, help="texts allowed per request (default 64)")
+    serve.add_argument("--max-chars", type=int, default=5000, help="characters allowed per text (default 5000)")
+    serve.add_argument("--max-queue-texts", type=int, default=256,
+                       help="texts that may wait for the model; past it a request gets 503 and Retry-After (default 256)")
+    serve.add_argument("--deadline-ms", type=float, default=1000.0,
+                       help="a request not answered by then gets 504, its texts dropped if not computed (default 1000)")
+    serve.add_argument("--hang-s", type=float, default=30.0,
+                       help="a model call running longer turns /health to 503 (default 30)")
+    serve.set_defaults(func=commands.cmd_serve)
+
+    train = subcommands.add_parser("train-default", help="retrain the default model's sentiment head (about 3 minutes)")
+    train.add_argument("--output", default=None, help="where to write head.safetensors (default: the package's)")
+    train.add_argument("--train-tweets", type=int, default=6000)
+    train.set_defaults(func=commands.cmd_train_default)
+    return parser
+
+
+def _history_options(command) -> None:
+    command.add_argument("--db", metavar="URL", help="the history's database: an SQLAlchemy URL such as "
+                         "postgresql://user@host/db (default $FASTBERT_VARIANTS_DB, else history.sqlite in --cache-dir)")
+    command.add_argument("--machine-kind", metavar="TEXT", help="the kind of machine runs are grouped by (default: "
+                         "CPU model, instruction set, threads and GPU, from the run)")
+    options.add_options(command.add_argument, [o for o in options.MODEL_OPTIONS if "--cache-dir" in o[0]])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    args.dataset_given = any(a.startswith("--dataset") for a in argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    progress.quiet_libraries()
+    if sys.stderr.isatty() and os.environ.get("TERM") != "dumb" and args.func is not commands.cmd_serve:
+        progress.enable(sys.stderr.fileno())
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"fastbert-variants: error: {exc}", file=sys.stderr)
+        return 2
+

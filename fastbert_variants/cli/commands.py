@@ -1,0 +1,250 @@
+"""What each `fastbert-variants` command does: parse its arguments into the library's terms, call it, print.
+
+The work (builds, scoring, reports, comparisons, the history, serving) is the library's; a command
+here prints what comes back and returns the exit status (UserError: one line, exit 2, in main).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+from .. import options
+from ..errors import UserError
+
+
+def _workbench(args, hash_contents: bool = True):
+    from ..workbench import Workbench
+
+    return Workbench(args.model, options.dataset_spec(args), options.cache_dir(args), options.threads(args),
+                     args.trust_remote_code, hash_contents=hash_contents)
+
+
+def cmd_info(args) -> int:
+    bench = _workbench(args)
+    model = bench.source.describe()
+    print(f"model        {model['spec']}  ({model['folder']})")
+    print(f"architecture {model['architecture']}  weights: {model['weights']}")
+    print(f"parameters   {model['parameters']:,} ({model['parameters'] / 1e6:.1f}M)")
+    print(f"layers       {model['layers']}  hidden size {model['hidden_size']}  max positions {model['max_positions']}")
+    print(f"labels       {model['labels']}")
+    if args.dataset_given or args.score:
+        data, lengths = bench.dataset, bench.token_lengths()
+        print(f"dataset      {data.name}: {len(data)} rows to score, {len(data.calibration_texts)} for calibration")
+        print(f"label counts {data.label_counts()}")
+        print(f"tokens       mean {lengths.mean():.1f}, max {lengths.max()} (texts past {model['max_positions']} "
+              f"are truncated: {int((lengths > model['max_positions']).sum())})")
+    if args.score:
+        from ..accuracy import baseline_scores
+
+        if not bench.source.trained:
+            raise UserError(f"{args.model} has random weights: there is nothing to score; use a trained model")
+        started = time.perf_counter()
+        scores, rows = baseline_scores(bench, "cpu")
+        print(f"torch-fp32 on cpu, {bench.threads} threads, {time.perf_counter() - started:.1f} s: "
+              f"precision_macro={scores.precision_macro:.4f}, recall_macro={scores.recall_macro:.4f}, "
+              f"f1_macro={scores.f1_macro:.4f}")
+        print(f"accuracy={scores.accuracy:.4f} n={rows}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from ..hardware import cpu_family_model, cpu_isa, cpu_name
+    from ..variants import REGISTRY, pairs
+
+    print(f"cpu: {cpu_name()}{f' ({cpu_family_model()})' if cpu_family_model() else ''}, best ISA {cpu_isa()}")
+    rows = []
+    for device, name in pairs(devices=tuple(args.devices)):
+        variant = REGISTRY[name]
+        reason, slow = variant.unavailable_reason(device), variant.slow_reason(device)
+        available = f"no: {reason}" if reason else f"yes, slow here: {slow}" if slow else "yes"
+        rows.append((name, device, variant.recipe.describe(), available, variant.library))
+    print(tabulate(rows, headers=("variant", "device", "recipe", "available here", "built by"), tablefmt="plain"))
+    return 0
+
+
+def cmd_build(args) -> int:
+    """Make every cached artifact; with --check, also load each variant and compare it with FP32.
+
+    A cache hit is judged by each file's size and mtime against the entry's manifest; the sha256 of every
+    byte is checked when a variant is loaded to run (--check here, and every benchmark or accuracy run).
+    """
+    from .. import plan
+    from ..workbench import CHECK_TEXTS
+
+    bench = _workbench(args, hash_contents=args.check)
+    started = time.perf_counter()
+    for made in bench.build_each(plan.variant_names(args.variants), args.device, check=args.check):
+        if made.skipped:
+            print(f"skip  {made.variant:26} {made.skipped}", flush=True)
+            continue
+        line = f"{made.variant:26} {made.device:4}  {made.seconds:6.2f} s  "
+        line += ("nothing to cache: made from the FP32 weights at load" if made.folder is None else
+                 f"cached (first build {made.first_build_s:.1f} s)  {made.size_mb:7.1f} MB  {made.folder}")
+        if made.max_logit_diff is not None:
+            line += (f"\n{'':33}checked: max|logit - fp32| {made.max_logit_diff:.4f}, same label on "
+                     f"{made.same_label:.0%} of {CHECK_TEXTS} texts")
+        print(line, flush=True)
+    if bench.cache.rebuilt:
+        print(f"rebuilt {len(bench.cache.rebuilt)} cache entries found incomplete or corrupt: "
+              f"{', '.join(bench.cache.rebuilt)}")
+    print(f"total {time.perf_counter() - started:.2f} s; cache {bench.cache.root}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    """Markdown summary and PNG plots of a run, led by the recommendation per scenario."""
+    from .. import plots
+    from ..files import write_atomically
+    from ..report import Report
+    from ..runs import NoResults, load_run
+
+    if args.allow_empty and not Path(args.run).exists():  # pytest-benchmark writes no JSON when nothing ran
+        print(f"nothing to report: {args.run} was not written (every benchmark skipped? pytest's summary says why)")
+        return 0
+    try:
+        run = load_run(args.run, *([args.accuracy] if args.accuracy else []))
+    except NoResults as exc:
+        if not args.allow_empty:
+            raise
+        print(f"nothing to report: {exc} (every test skipped? pytest's summary says why)")
+        return 0
+    report, out = Report(run), Path(args.out)
+    markdown = report.markdown(plots.draw_run(run, report.cells))  # rendered first: a result it cannot read writes nothing
+    for title, lines in report.blocks():
+        print("\n".join([f"recommended, {title}:", *lines]))
+    made = plots.draw_run(run, report.cells, out)
+    write_atomically(out / "summary.md", markdown)
+    print(f"wrote {out / 'summary.md'} and {len(made)} plots: {', '.join(p.name for p in made)}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    """Exit 1 when NEW regressed from BASE (or from the history's last runs) in speedup over FP32 or in accuracy."""
+    from ..compare import changes_table, compare_runs, parse_percent, parse_significance, summary_line
+    from ..runs import load_run
+
+    loss = parse_percent(args.max_speedup_loss, "--max-speedup-loss")
+    significance = parse_significance(args.significance)
+    if args.max_accuracy_drop < 0:
+        raise UserError(f"--max-accuracy-drop must be 0 or more points, got {args.max_accuracy_drop}")
+    if args.against_history:
+        if len(args.runs) != 1:
+            raise UserError("with --against-history give the new run alone: compare NEW --against-history BRANCH")
+        from .. import history
+
+        new = load_run(args.runs[0], *filter(None, [args.new_accuracy]))
+        engine = history.open_history(history.database_url(args.db, options.cache_dir(args)), create=False)
+        found = history.baseline(engine, args.against_history, args.machine_kind or history.machine_kind(new), args.last)
+        base = found.run
+        print(f"BASE: {found.describe()}")
+    else:
+        if len(args.runs) != 2:
+            raise UserError("give BASE and NEW (two runs), or NEW alone with --against-history BRANCH")
+        base = load_run(args.runs[0], *filter(None, [args.base_accuracy]))
+        new = load_run(args.runs[1], *filter(None, [args.new_accuracy]))
+    changes = compare_runs(base, new, loss, args.max_accuracy_drop, args.rule, significance)
+    print("\n".join(changes_table(changes)))
+    print(summary_line(changes, loss, args.rule, significance, args.max_accuracy_drop))
+    return 1 if any(c.regressed for c in changes) else 0
+
+
+def cmd_history_add(args) -> int:
+    from .. import history
+    from ..runs import load_run
+
+    run = load_run(args.run, *filter(None, [args.accuracy]))
+    url = history.database_url(args.db, options.cache_dir(args))
+    stored = history.add_run(history.open_history(url), run, args.branch, args.commit, args.machine_kind)
+    print(f"stored run #{stored.id} in {history.shown_url(url)}: branch {stored.branch}, commit "
+          f"{(stored.commit_id or '?')[:12]}, {stored.machine_kind}; {len(stored.latency)} latency and "
+          f"{len(stored.accuracy)} accuracy results")
+    return 0
+
+
+def cmd_history_show(args) -> int:
+    """Each variant's speedup over the stored runs, per machine kind and cell; with --plot, the same as a PNG."""
+    from .. import history
+
+    url = history.database_url(args.db, options.cache_dir(args))
+    runs = history.stored_runs(history.open_history(url, create=False), args.branch, args.machine_kind, args.last)
+    if not runs:
+        raise UserError(f"the history at {history.shown_url(url)} holds no runs"
+                        + (f" of branch {args.branch}" if args.branch else "") + "; add one: fastbert-variants history "
+                        "add RUN.json")
+    series = history.speedup_series(runs, args.cell.split(",") if args.cell else None)
+    print("runs: " + "; ".join(f"#{r.id} {r.branch} {(r.commit_id or '?')[:8]} {(r.ran_at or str(r.added_at))[:16]}"
+                               for r in runs))
+    for panel, lines in series.items():
+        ids = [r.id for r in runs if any(i == r.id for points in lines.values() for i, _ in points)]
+        print(f"\n{panel.replace(chr(10), ': ')}  (speedup over torch-fp32, by run)")
+        rows = [[variant, *(f"{dict(points)[i]:.2f}" if i in dict(points) else "-" for i in ids)]
+                for variant, points in sorted(lines.items())]
+        print(tabulate(rows, headers=["variant", *(f"#{i}" for i in ids)], tablefmt="plain", disable_numparse=True))
+    if args.plot:
+        from ..plots import history_plot
+
+        out = history_plot(series, Path(args.plot), f"speedup over torch-fp32 by run ({history.shown_url(url)})")
+        print(f"wrote {out}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    """Serve one variant over HTTP until interrupted."""
+    from aiohttp import web
+
+    from ..serving import ServingPolicy, make_app, make_predict
+    from ..workbench import VariantUnavailable
+
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port {args.port} is not a TCP port; give one from 1 to 65535")
+    policy = ServingPolicy(max_batch_size=1 if args.no_batching else args.max_batch_size, max_wait_ms=args.max_wait_ms,
+                           max_texts=args.max_texts, max_chars=args.max_chars, max_queue_texts=args.max_queue_texts,
+                           deadline_ms=args.deadline_ms, hang_s=args.hang_s)
+    bench = _workbench(args)
+    try:
+        runner = bench.runner(args.variant, args.device)
+    except VariantUnavailable as exc:
+        raise UserError(f"cannot serve {exc}") from None
+    predict = make_predict(runner, bench.source.tokenizer, min(512, bench.source.max_positions))
+    predict(["warm up"])
+    batching = "off" if policy.max_batch_size == 1 else f"up to {policy.max_batch_size} texts or {policy.max_wait_ms:g} ms"
+    print(f"serving {args.variant} on {args.device} at http://{args.host}:{args.port}/predict "
+          f"(dynamic batching {batching}; {bench.threads} threads)", flush=True)
+    try:  # handler_cancellation: a client that leaves cancels its request, so its texts are not computed
+        web.run_app(make_app(predict, bench.source.id2label, policy, args.variant), host=args.host, port=args.port,
+                    print=None, access_log=None, handler_cancellation=True)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}): another server holds that "
+                        "port? pass --port another") from None
+    return 0
+
+
+def cmd_train_default(args) -> int:
+    from ..default_model import HEAD_FILE
+    from ..default_model.train import train_head
+
+    output = Path(args.output) if args.output else HEAD_FILE
+    result = train_head(output, args.train_tweets)
+    print(f"wrote {output}: trained on {result['train_tweets']} tweets; held-out accuracy "
+          f"{result['held_out_accuracy']:.4f} on {result['held_out_tweets']} (majority {result['majority_baseline']:.4f})")
+    return 0
+
+
+def cmd_export_model(args) -> int:
+    """A self-contained Hugging Face folder of the model (weights in --dtype, config, tokenizer): to carry to a machine
+    that cannot make or download it. FP16 halves the default model (90 MB to 45 MB); `--model FOLDER` there then loads
+    it back to FP32 for the baseline and every variant alike."""
+    from ..models import export_model, resolve_model
+
+    out = Path(args.out).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out} exists and is not an empty folder; give a new or empty folder")
+    source = resolve_model(args.model, options.cache_dir(args), args.trust_remote_code)
+    written = export_model(source, out, args.dtype)
+    size = sum(p.stat().st_size for p in written)
+    print(f"exported {source.spec} ({args.dtype} weights) to {out}: {len(written)} files, {size / 1e6:.1f} MB; "
+          f"use it with --model {out}")
+    return 0

@@ -1,0 +1,128 @@
+"""The pytest plugin, loaded through the `pytest11` entry point: its hooks; options, state, fixtures and summary are
+its modules, as pytest-benchmark splits its own.
+
+Installed with the package, so `pytest --pyargs fastbert_variants.testsuite --model ./my-model` runs the
+suite from any folder, and this repository's benchmarks/ and accuracy/ run the same tests. Every
+pytest in the environment loads it, so it stays out of the way until a session asks for one of its
+fixtures: nothing heavy is imported, nothing is printed and no machine facts are added before that.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .. import plan
+from ..errors import UserError
+from . import summary
+from .fixtures import (  # noqa: F401  (pytest finds the fixtures among the plugin's names)
+    cell_batch,
+    gemm_peaks,
+    long_text_scorer,
+    offline_traffic,
+    run_state,
+    runner_or_skip,
+    scorer,
+    shared_timing,
+    trained_model,
+    workbench,
+)
+from .options import DEPRECATED_ALIASES, RUN_OPTIONS, DeprecatedOptionWarning, add_options, apply_deprecated_aliases
+from .parallel import names_the_suite, refuse_collected_timing, refuse_parallel_timing
+from .state import STATE, RunState
+
+__all__ = ["DEPRECATED_ALIASES", "RUN_OPTIONS", "DeprecatedOptionWarning", "RunState"]
+
+
+def pytest_addoption(parser):
+    add_options(parser)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cuda: needs a CUDA GPU (skipped without one)")
+    config.addinivalue_line("markers", "slow: compile-heavy or long; left out of the quick profile")
+    try:
+        apply_deprecated_aliases(config)
+        refuse_parallel_timing(config)
+        config.stash[STATE] = RunState(config)
+    except UserError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    summary.enable_progress(config)
+
+
+def pytest_unconfigure(config):
+    summary.disable_progress(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    refuse_collected_timing(node.config, ids)
+
+
+def pytest_generate_tests(metafunc):
+    state: RunState = metafunc.config.stash[STATE]
+    selection = state.selection
+    cases = {  # each made only for a test that asks for it: state.devices asks torch whether a GPU is there
+        "latency_case": lambda: plan.latency_cases(selection.variants, state.devices, selection.batch_sizes,
+                                                   selection.seq_lens),
+        "offline_case": lambda: plan.offline_cases(selection.variants, state.devices, state.profile.offline_strategies),
+        "server_case": lambda: plan.server_cases(state.devices, state.profile.server_shortlist),
+        "accuracy_case": lambda: plan.variant_cases(selection.variants, state.devices, with_baseline=False),
+        "property_case": lambda: plan.variant_cases(selection.variants, state.devices, with_baseline=True),
+    }
+    for fixture, make in cases.items():
+        if fixture in metafunc.fixturenames:
+            metafunc.parametrize(fixture, [pytest.param(c, id=c.id, marks=_marks(selection, c)) for c in make()])
+
+
+def _marks(selection: plan.Selection, case) -> list:
+    """cuda on CUDA cases; slow, and skipped with the reason outside the full profile, for a slow variant."""
+    marks = [pytest.mark.cuda] * (case.device == "cuda")
+    variant = getattr(case, "variant", None)  # a server case names its variant only once the offline scenario ran
+    if variant is None:
+        return marks
+    from ..variants import REGISTRY
+
+    marks += [pytest.mark.slow] * bool(REGISTRY[variant].slow_reason(case.device))
+    skip = selection.skip_reason(variant, case.device)
+    return marks + [pytest.mark.skip(reason=skip)] * bool(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A variant found unable to run here in the middle of a test (a compile that fails at its first call) skips
+    the test with the reason, as one found so at build time does."""
+    try:
+        return (yield)
+    except Exception as exc:
+        state = item.config.stash.get(STATE, None)
+        if state is not None and state.engaged:
+            from ..variants import VariantUnavailable
+
+            if isinstance(exc, VariantUnavailable):
+                pytest.skip(str(exc))
+            if isinstance(exc, UserError):  # what the user gave cannot be judged (one label, say): one line, exit 2
+                pytest.exit(f"fastbert-variants: {exc}", returncode=2)
+        raise
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    state = config.stash.get(STATE, None)
+    if state is not None and state.engaged:
+        summary.write_summary(terminalreporter, state)
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Our facts where the suite runs: after it ran, or at --benchmark-compare's start (config time) when the command
+    names the suite, so that the saved and the current machine_info are alike."""
+    state = config.stash.get(STATE, None)
+    if state is not None and (state.engaged or names_the_suite(config.args)):
+        machine_info["fastbert_variants"] = summary.machine_facts()
+        if state.engaged:
+            machine_info["fastbert_variants"]["cpu_share"] = state.cpu_meter.share().to_json()
+
+
+def pytest_sessionfinish(session):
+    state = session.config.stash.get(STATE, None)
+    if state is not None:
+        summary.write_accuracy_json(state)

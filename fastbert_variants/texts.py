@@ -1,0 +1,69 @@
+"""Labelled texts, however loaded: their labels mapped onto a model's, and a stable hash bucket for splitting them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import UserError
+
+
+@dataclass
+class LabelledTexts:
+    """Texts with their raw labels (names or integers), plus texts for calibration only."""
+
+    name: str
+    texts: list[str]
+    raw_labels: list
+    calibration_texts: list[str] = field(default_factory=list)
+    unlabelled_dropped: int = 0  # rows without a label that --drop-unlabelled left out
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def label_counts(self) -> dict:
+        values, counts = np.unique(np.asarray([str(v) for v in self.raw_labels]), return_counts=True)
+        return dict(zip(values.tolist(), counts.tolist(), strict=True))
+
+    def labels_for(self, id2label: dict[int, str]) -> np.ndarray:
+        """Map the raw labels onto the model's label ids: by name for names, by index for integers."""
+        return map_labels(self.raw_labels, id2label, self.name)
+
+
+def text_bucket(text: str, buckets: int, purpose: str) -> int:
+    """A stable bucket for a text (sha256, not Python's salted hash), independent for each purpose.
+
+    The purpose salts the hash: without it, the held-out tweets (bucket 0 of 5) would all fall
+    in buckets 0 or 5 of 10 and half of them would go to calibration in a file made of them.
+    """
+    digest = hashlib.sha256(f"{purpose}\0{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % buckets
+
+
+def map_labels(raw_labels: list, id2label: dict[int, str], dataset_name: str) -> np.ndarray:
+    model_names = {str(name).lower(): int(i) for i, name in id2label.items()}
+    if all(_is_integer(v) for v in raw_labels):
+        ids = np.asarray([int(v) for v in raw_labels], dtype=np.int64)
+        unknown = sorted(set(ids.tolist()) - set(int(i) for i in id2label))
+    else:
+        ids = np.asarray([model_names.get(str(v).lower(), -1) for v in raw_labels], dtype=np.int64)
+        unknown = sorted({str(v) for v in raw_labels if str(v).lower() not in model_names})
+    if unknown:
+        dataset_labels = sorted({str(v) for v in raw_labels})[:10]
+        raise UserError(
+            f"labels of dataset {dataset_name!r} {dataset_labels} do not match the model's labels "
+            f"{dict(sorted(id2label.items()))} (unmatched: {unknown[:5]}); use a dataset labelled like the "
+            "model, or --normalize-labels for labels such as '0_negative'"
+        )
+    return ids
+
+
+def _is_integer(value) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    return isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()) is not None
