@@ -67,6 +67,44 @@ def test_a_compile_that_fails_is_unavailable_with_its_first_line_and_not_tried_a
     assert calls == [(1, 8)]  # the second shape was not compiled again
 
 
+def test_a_compile_failing_on_a_cache_from_an_earlier_run_discards_it_and_compiles_again(tmp_path):
+    """inductor's on-disk cache is written outside the store's entries; a run killed while writing it leaves torn
+    files, and every later compile that reads them fails: discarded once, then compiled from scratch."""
+    import os
+
+    import torch
+
+    import fastbert_variants.variants.torch_common as torch_common
+
+    cache = tmp_path / "inductor"
+    (cache / "fxgraph").mkdir(parents=True)
+    torn = cache / "fxgraph" / "entry"
+    torn.write_bytes(b"\x80torn")
+    os.utime(torn, (torch_common.PROCESS_STARTED - 60,) * 2)  # written by an earlier run
+    calls = []
+
+    def forward(**inputs):
+        calls.append(tuple(inputs["input_ids"].shape))
+        if torn.exists():
+            raise RuntimeError("could not load a cached graph: pickle data was truncated")
+        return torch.zeros(1, 2)
+
+    runner = CompiledTorchRunner(variant="torch-compile", device="cpu", size_bytes=1, build_seconds=0.0,
+                                 forward=forward, input_names=("input_ids",), inductor_cache=cache)
+    logits = runner.run({"input_ids": torch.ones(1, 8, dtype=torch.int64)})
+    assert logits.shape == (1, 2) and calls == [(1, 8), (1, 8)] and not cache.exists()
+    assert (1, 8) in runner.compile_seconds
+    # A failure with a cache this process wrote itself (or none) is the compile's own: unavailable, not retried.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "kernel.so").write_bytes(b"")
+    failing = _failing_compiled_runner(calls := [])
+    failing.inductor_cache = fresh
+    with pytest.raises(VariantUnavailable):
+        failing.run({"input_ids": torch.ones(1, 8, dtype=torch.int64)})
+    assert len(calls) == 1 and fresh.exists()
+
+
 def test_a_variant_found_unavailable_inside_a_test_skips_it_with_the_reason():
     """The plugin's call hook: VariantUnavailable from a first call becomes pytest's skip; other errors stay errors."""
     from fastbert_variants.pytest_plugin import STATE, pytest_runtest_call
@@ -210,3 +248,36 @@ def test_a_torn_tensorrt_engine_is_removed_and_rebuilt_not_failed_on_every_run(d
         (engines / "model_ctx.engine").write_bytes(b"torn")
         monkeypatch.setattr(variant.__class__, "discard_runtime_cache", lambda *a: False)
         variant.build(context)
+
+
+def test_a_torn_engine_met_at_the_first_run_of_a_shape_is_discarded_and_the_run_tried_once_more():
+    """TensorRT loads (or builds) its engine at the first run of each input shape, after the session started: a torn
+    engine from a killed run fails there. The runner asks for a new session without the earlier runs' engines."""
+    from fastbert_variants.families.onnxruntime import OrtRunner
+
+    class Session:
+        def __init__(self, torn: bool):
+            self.torn, self.runs = torn, 0
+
+        def run(self, _outputs, feed):
+            self.runs += 1
+            if self.torn:
+                raise RuntimeError("[TensorRT EP] could not deserialize engine from cache")
+            return [np.zeros((len(feed["input_ids"]), 2), dtype=np.float32)]
+
+    reopened = []
+
+    def reopen(error):
+        reopened.append(str(error))
+        return Session(torn=False)
+
+    runner = OrtRunner(variant="ort-tensorrt-fp16", device="cuda", size_bytes=1, build_seconds=0.0,
+                       session=Session(torn=True), reopen=reopen)
+    feed = {"input_ids": np.ones((2, 8), dtype=np.int64)}
+    assert runner.run(feed).shape == (2, 2) and len(reopened) == 1 and "deserialize" in reopened[0]
+    assert runner.run(feed).shape == (2, 2) and runner.session.runs == 2 and runner.reopen is None
+    # Nothing to discard (no cached engines): the provider's own error stands.
+    failing = OrtRunner(variant="ort-tensorrt-fp16", device="cuda", size_bytes=1, build_seconds=0.0,
+                        session=Session(torn=True), reopen=lambda error: None)
+    with pytest.raises(RuntimeError, match="deserialize"):
+        failing.run(feed)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +33,35 @@ SESSION_CONFIG = {"session.intra_op.allow_spinning": "1"}
 
 @dataclass
 class OrtRunner(Runner):
+    """An ONNX Runtime session. `reopen`, for a provider that builds what it caches on the first run of each input
+    shape (TensorRT's engines): after that first run fails, it discards what earlier runs cached and returns a new
+    session (None: nothing to discard, the error stands); the run is then tried once more."""
+
     session: object = None
+    reopen: Callable[[BaseException], object] | None = None
+    shapes_run: set = field(default_factory=set)
 
     def prepare(self, batch):
         return {i.name: np.ascontiguousarray(batch[i.name]) for i in self.session.get_inputs()}
 
     def run(self, prepared):
+        if self.reopen is None:
+            return self.call(prepared)
+        shape = tuple(tuple(value.shape() if callable(value.shape) else value.shape) for value in prepared.values())
+        if shape in self.shapes_run:
+            return self.call(prepared)
+        try:
+            logits = self.call(prepared)
+        except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
+            session = self.reopen(exc)
+            if session is None:
+                raise
+            self.session, self.reopen = session, None  # once: a second failure is the provider's own
+            logits = self.call(prepared)
+        self.shapes_run.add(shape)
+        return logits
+
+    def call(self, prepared):
         return self.session.run(None, prepared)[0]
 
     def to_numpy(self, logits):
@@ -61,7 +85,7 @@ class IoBoundOrtRunner(OrtRunner):
         return {name: ort.OrtValue.ortvalue_from_numpy(array, self.device_type, 0)
                 for name, array in super().prepare(batch).items()}
 
-    def run(self, prepared):
+    def call(self, prepared):
         binding = self.session.io_binding()
         for name, value in prepared.items():
             binding.bind_ortvalue_input(name, value)
@@ -131,6 +155,8 @@ class OrtVariant(Variant):
         """Providers (with options) for a session on the graph in `folder`, the first one wanted."""
         return list(self.providers)
 
+    caches_at_run = False  # the provider caches what it builds at the first run of a shape (TensorRT's engines)
+
     def discard_runtime_cache(self, context: BuildContext, folder: Path, error: Exception) -> bool:
         """What the runtime cached on its own beside the graph (TensorRT engines), removed after a failed session
         start so that the retry rebuilds it; False when there is none (the error stands)."""
@@ -152,14 +178,20 @@ class OrtVariant(Variant):
         started = time.perf_counter()
         folder, manifest = self.artifact(context)
         onnx_file = graph_file(folder)
+
+        def open_session():
+            return ort.InferenceSession(str(onnx_file), sess_options=session_options(context.threads),
+                                        providers=self.provider_list(context, folder))
+
+        def reopen(error):  # a runtime cache torn by an earlier run: discarded, and a session that rebuilds it
+            return open_session() if self.discard_runtime_cache(context, folder, error) else None
+
         try:
-            session = ort.InferenceSession(str(onnx_file), sess_options=session_options(context.threads),
-                                           providers=self.provider_list(context, folder))
+            session = open_session()
         except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
-            if not self.discard_runtime_cache(context, folder, exc):
+            session = reopen(exc)
+            if session is None:
                 raise
-            session = ort.InferenceSession(str(onnx_file), sess_options=session_options(context.threads),
-                                           providers=self.provider_list(context, folder))
         check_providers(self.providers[0], session.get_providers())
         build_seconds = manifest["build_seconds"]
         runner_class = IoBoundOrtRunner if context.device == "cuda" else OrtRunner
@@ -170,7 +202,7 @@ class OrtVariant(Variant):
                   "session_config": SESSION_CONFIG, "load_seconds": round(time.perf_counter() - started, 3),
                   "io_binding": context.device == "cuda",
                   **manifest["info"]},
-            session=session,
+            session=session, reopen=reopen if self.caches_at_run else None,
         )
 
 
@@ -253,11 +285,14 @@ class OrtTensorRT(OrtVariant):
     cache, in the build cache beside the export it was built from, so a second run loads it.
     """
 
+    caches_at_run = True
+
     def engines_folder(self, context, folder) -> Path:
         return context.cache.root / "tensorrt-engines" / folder.name
 
     def discard_runtime_cache(self, context, folder, error) -> bool:
-        """A torn engine (a run killed while TensorRT wrote it) fails every session start: log, remove, rebuild."""
+        """A torn engine (a run killed while TensorRT wrote it) fails a session start, or the first run of its shape
+        (TensorRT loads engines lazily): log, remove, rebuild."""
         engines = self.engines_folder(context, folder)
         if not any(engines.glob("*")):
             return False

@@ -5,15 +5,20 @@ Not a family: it registers nothing. Families import from here, never from each o
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .base import BuildContext, Runner, VariantUnavailable
+
+log = logging.getLogger(__name__)
 
 # aten's scaled-dot-product-attention kernels, as the profiler names them -> what they are.
 SDPA_KERNELS = {
@@ -105,11 +110,15 @@ class CompiledTorchRunner(TorchRunner):
     """Records how long the first call of each input shape took (the compile), apart from run time.
 
     A compile that fails (inductor or dynamo cannot take this model, or a kernel this GPU lacks) is
-    VariantUnavailable with the error's first line: the test skips with it instead of failing.
+    VariantUnavailable with the error's first line: the test skips with it instead of failing. Before
+    that, once, a failure with inductor's on-disk cache holding what earlier runs wrote (compiled kernels,
+    graphs: a run killed while writing leaves them torn) discards that cache and compiles again.
     """
 
     cudagraphs: bool = False
     compile_failure: str | None = None  # the first failed compile's reason: later shapes are not tried again
+    inductor_cache: Path | None = None  # inductor's on-disk cache, when it is ours (in the store's root)
+    cache_discarded: bool = False
 
     def run(self, prepared):
         import torch
@@ -127,6 +136,10 @@ class CompiledTorchRunner(TorchRunner):
         except MemoryError:
             raise
         except Exception as exc:
+            if not self.cache_discarded and discard_earlier_runs_cache(self.inductor_cache, exc):
+                self.cache_discarded = True
+                torch._dynamo.reset()  # forget the failed frame: the next call compiles from scratch
+                return self.run(prepared)
             first_line = (str(exc).strip().splitlines() or [""])[0][:300]
             self.compile_failure = (f"{self.variant} on {self.device}: torch.compile failed on the first call of shape "
                                     f"{list(shape)}: {type(exc).__name__}: {first_line}")
@@ -177,6 +190,24 @@ def compile_module(model, context: BuildContext, mode: str = "default", backend:
     return torch.compile(model, mode=mode, backend=backend, dynamic=False)
 
 
+PROCESS_STARTED = time.time()
+
+
+def discard_earlier_runs_cache(folder: Path | None, error: BaseException) -> bool:
+    """Move aside and remove a runtime cache that holds files from before this process (so possibly torn by a
+    run killed while writing them), after a failure that used it; False (the error stands) when there is none."""
+    if folder is None or not folder.is_dir():
+        return False
+    if not any(p.stat().st_mtime < PROCESS_STARTED for p in folder.rglob("*") if p.is_file()):
+        return False
+    log.warning("a compile failed with %s in use (%s: %s); discarding that cache and compiling again", folder,
+                type(error).__name__, (str(error).strip().splitlines() or [""])[0][:200])
+    aside = folder.with_name(f"{folder.name}.discarded-{os.getpid()}")
+    os.replace(folder, aside)  # atomically: another run sees the old cache or none, never half of it
+    shutil.rmtree(aside, ignore_errors=True)
+    return True
+
+
 def use_inductor_cache(folder) -> None:
     """Point inductor's on-disk caches at `folder`, unless the user chose a folder of their own.
 
@@ -207,4 +238,11 @@ def compiled_runner(name: str, context: BuildContext, model, forward, started: f
               "mode": mode, "dynamic": False if per_shape else None, **info},
         forward=forward, input_names=context.source.input_names,
         cudagraphs=per_shape and mode in CUDAGRAPH_MODES, pad_to_multiple=PAD_MULTIPLE_FOR_COMPILED if per_shape else None,
+        inductor_cache=inductor_cache_of(context),
     )
+
+
+def inductor_cache_of(context: BuildContext) -> Path | None:
+    """Inductor's on-disk cache when it is the store's (compile_module put it there), not a folder the user chose."""
+    ours = context.cache.root / "inductor"
+    return ours if os.path.abspath(os.environ.get("TORCHINDUCTOR_CACHE_DIR", "")) == os.path.abspath(ours) else None
