@@ -62,12 +62,17 @@ def measure_cell(fp32: Runner, runners: dict[str, Runner], batch: TokenBatch, pl
     calls = plan.calls_per_block(slowest)
 
     def segment(runner, prepared):
-        return lambda _: seconds_per_call(runner.run, prepared, calls)
+        def timed(_round: int) -> float:
+            for _ in range(plan.settle_calls):  # untimed: back to steady state after another runtime's segment
+                runner.run(prepared)
+            return seconds_per_call(runner.run, prepared, calls)
+        return timed
 
     timed = interleave(segment(fp32, fp32_input), {n: segment(r, inputs[n]) for n, r in arms.items()},
                        plan.interleave_blocks, plan.pause_seconds)
     for name, (base, own) in timed.arms.items():
-        results[name] = ArmResult(speedup_of_blocks(base, own, calls, plan.pause_seconds, BRACKETED), own, base)
+        results[name] = ArmResult(speedup_of_blocks(base, own, calls, plan.pause_seconds, BRACKETED, plan.settle_calls),
+                                  own, base)
     return results
 
 
@@ -90,10 +95,12 @@ class OfflineMeasurement:
 
 
 def measure_offline(fp32: Runner, runners: dict[str, Runner], traffic_for, min_rounds: int, chunks_per_pass: int,
-                    seconds: float, pause_seconds: float) -> OfflineMeasurement:
+                    seconds: float, plan: TimingPlan) -> OfflineMeasurement:
     """Every variant scoring the same traffic as FP32: each one's cold first pass (kept apart), then steady passes
     interleaved chunk by chunk (`min_rounds` rounds at least; more passes, up to 3, where a pass is short against
-    `seconds`). `traffic_for(runner)` is the traffic as that runner takes it (padded to its multiple)."""
+    `seconds`), each chunk's first batch run once untimed before it (plan.settle_calls). `traffic_for(runner)` is
+    the traffic as that runner takes it (padded to its multiple)."""
+    pause_seconds = plan.pause_seconds
     fp32_traffic = traffic_for(fp32)
     fp32_batches = [fp32.prepare(b) for b in fp32_traffic.batches]
     inputs, results = {}, {}
@@ -111,12 +118,17 @@ def measure_offline(fp32: Runner, runners: dict[str, Runner], traffic_for, min_r
     passes = max(math.ceil(min_rounds / len(chunks)), min(3, round(seconds / max(fp32_pass + arm_pass, 1e-3))))
 
     def chunk_of(run, batches):
-        return lambda k: one_pass(run, [batches[i] for i in chunks[k % len(chunks)]])
+        def timed(k: int) -> float:
+            chunk = [batches[i] for i in chunks[k % len(chunks)]]
+            for _ in range(plan.settle_calls):  # untimed: back to steady state after another runtime's segment
+                run(chunk[0])
+            return one_pass(run, chunk)
+        return timed
 
     rounds = passes * len(chunks)
     timed = interleave(chunk_of(fp32.run, fp32_batches), {n: chunk_of(runners[n].run, inputs[n]) for n in first_pass},
                        rounds, pause_seconds)
     for name, (base, own) in timed.arms.items():
-        results[name] = ArmResult(speedup_of_blocks(base, own, len(chunks[0]), pause_seconds, BRACKETED), own, base,
-                                  first_pass[name], passes)
+        speedup = speedup_of_blocks(base, own, len(chunks[0]), pause_seconds, BRACKETED, plan.settle_calls)
+        results[name] = ArmResult(speedup, own, base, first_pass[name], passes)
     return OfflineMeasurement(fp32_first, timed.baseline[:rounds], passes, len(chunks[0]), results)

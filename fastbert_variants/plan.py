@@ -29,10 +29,11 @@ class Profile:
     server_step: float = 0.15  # the capacity search stops when the rate held and the one not held are this close
     offline_strategies: tuple[str, ...] = ("dynamic",)  # the full profile adds length buckets
     # Offline rounds: a pass is cut into this many chunks of consecutive batches, and passes are added until there
-    # are at least this many rounds (batch 32: 6 batches of 192 texts, so 3 passes). With 8 rounds the 95% interval
-    # of the median is the whole range of the rounds (order statistics), and one noisy round widened it enough to
-    # tie variants 1.5x apart (2026-12-02, Zen 4); with 16 it is the 4th to 13th.
-    offline_chunks_per_pass: int = 16
+    # are at least this many rounds (batch 1 and 8: 2 passes; batch 32, 6 batches of 192 texts: 3). With 8 rounds
+    # the 95% interval of the median is the whole range of the rounds (order statistics), and one noisy round
+    # widened it enough to tie variants 1.5x apart (2026-12-02, Zen 4); with 16 it is the 4th to 13th. Chunks of a
+    # sixteenth of a pass were 25-35 ms for the int8 variants at batch 1, too short to repeat: an eighth, two passes.
+    offline_chunks_per_pass: int = 8
     offline_min_rounds: int = 16
     long_texts_lossless: bool = True  # gate FP32-precision variants on the long texts too (quick: no, see below)
 

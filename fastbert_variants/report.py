@@ -144,8 +144,11 @@ class Report:
         first, machine = self.run.first, self.run.machine
         versions = machine.get("versions", {})
         pause = ""
-        if self.run.latency and self.run.latency[0].speedup.pause_s is not None:
-            pause = f" pause_between_blocks={self.run.latency[0].speedup.pause_s}s"
+        timed = [r for r in [*self.run.latency, *self.run.offline] if r.variant != BASELINE]
+        if timed and timed[0].speedup.pause_s is not None:
+            speedup = timed[0].speedup
+            pause = (f" interleaving={speedup.order.split(';')[0]} pause_before_each_segment={speedup.pause_s}s "
+                     f"untimed_calls_after_it={speedup.settle_calls}")
         gpu = machine.get("gpu_details") or {}
         gpu_facts = "".join(f" {name}={gpu[key]}" for name, key in (("driver", "driver_version"), ("cuda", "cuda"),
                                                                     ("cudnn", "cudnn"), ("max_sm_clock", "clocks.max.sm"))
@@ -153,7 +156,9 @@ class Report:
         sync = next((f"; cuda sync: {r.sync}" for r in self.run.latency if r.device == "cuda" and r.sync), "")
         warmup = self.run.latency[0].warmup_rounds if self.run.latency else None
         return (f"model={first.model if first else None} threads={first.threads if first else None} "
-                f"warmup_rounds={warmup}{pause} cpu={machine.get('cpu', '?')} cpu_isa={machine.get('cpu_isa')} "
+                f"warmup_rounds={warmup}{pause} cpu={machine.get('cpu', '?')}"
+                + (f" ({machine['cpu_family_model']})" if machine.get("cpu_family_model") else "")
+                + f" cpu_isa={machine.get('cpu_isa')} "
                 f"gpu={machine.get('gpu')}{gpu_facts} torch={versions.get('torch')} "
                 f"onnxruntime={versions.get('onnxruntime')}; same inputs per cell for every variant{sync}"
                 + _contention(machine.get("cpu_share")))

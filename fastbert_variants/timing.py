@@ -35,6 +35,11 @@ class TimingPlan:
     interleave_blocks: int
     block_seconds: float = 0.2  # calls per interleaved block: enough to last about this long
     pause_seconds: float = 0.05  # idle between interleaved segments, so spinning threads have gone to sleep
+    # Untimed calls at the start of each segment, after the pause: the runtime's threads woken and its caches warm
+    # again after another runtime's segment, so that a segment times the steady speed a runtime has when it runs
+    # alone, as it does in production (without it, OpenVINO's offline b1 speedup ranged 2.99-4.03 over three repeats;
+    # with it, 4.21-4.38: docs/measurements/2026-12-03-amd-epyc-zen5-scenarios.md).
+    settle_calls: int = 1
 
     def rounds_for(self, seconds_per_call: float) -> int:
         wanted = math.ceil(self.target_seconds / max(seconds_per_call, 1e-6))
@@ -108,10 +113,10 @@ def interleave(baseline: Callable[[int], float], arms: dict[str, Callable[[int],
 
 
 def speedup_of_blocks(baseline_seconds: list[float], variant_seconds: list[float], calls_per_block: int,
-                      pause_seconds: float, order: str = "bracketed") -> Speedup:
+                      pause_seconds: float, order: str = "bracketed", settle_calls: int = 0) -> Speedup:
     ratios = [b / v for b, v in zip(baseline_seconds, variant_seconds, strict=True)]
     return Speedup(statistics.median(ratios), median_ci(ratios), len(ratios), calls_per_block, tuple(ratios),
-                   pause_seconds, order)
+                   pause_seconds, order, settle_calls)
 
 
 BRACKETED = "FP32 | variants in rotating order | FP32 per round; FP32 interpolated in time at each variant's segment"

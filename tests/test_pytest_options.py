@@ -12,7 +12,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def pytest_run(*args, cache_dir):
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args,
-                           "--cache-dir", str(cache_dir)], capture_output=True, text=True, timeout=900, cwd=REPO)
+                           f"--cache-dir={cache_dir}"], capture_output=True, text=True, timeout=900, cwd=REPO)
 
 
 def test_benchmark_disable_still_runs_every_variant_and_checks_it_against_fp32(unit_cache_dir):
@@ -36,7 +36,7 @@ def test_benchmark_autosave_then_compare_prints_the_comparison_without_a_machine
     --benchmark-compare compares without warning that the machine changed (measured GEMM peaks stay out of it)."""
     test = os.path.join(REPO, "benchmarks", "test_latency.py")
     args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", test, "--variants", "torch-fp32", "--seq-lens",
-            "16", "--batch-sizes", "1", "--cache-dir", str(unit_cache_dir)]
+            "16", "--batch-sizes", "1", f"--cache-dir={unit_cache_dir}"]
     saved = subprocess.run([*args, "--benchmark-autosave"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert saved.returncode == 0, saved.stdout[-3000:]
     (stored,) = (tmp_path / ".benchmarks").rglob("*.json")
@@ -49,3 +49,19 @@ def test_benchmark_autosave_then_compare_prints_the_comparison_without_a_machine
     assert compared.returncode == 0, compared.stdout[-3000:]
     assert "Comparing against benchmarks from" in compared.stderr and "(0001_" in compared.stdout
     assert "machine_info is different" not in compared.stdout + compared.stderr
+
+
+def test_an_option_value_that_would_move_pytests_rootdir_is_refused_with_the_fix(tmp_path):
+    """pytest finds its rootdir and config before it loads plugins: `--cache-dir DIR` (DIR existing, outside the
+    project) moved the rootdir to DIR, the project's testpaths and markers were lost and pytest collected tests/."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q", "--suite-profile", "quick",
+            "--devices", "cpu"]
+    moved = subprocess.run([*args, "--cache-dir", str(cache)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert moved.returncode == 4 and "Traceback" not in moved.stderr
+    assert f"--cache-dir {cache}: pytest took {cache} for a test path" in moved.stderr
+    assert f"write --cache-dir={cache}" in moved.stderr
+    fixed = subprocess.run([*args, f"--cache-dir={cache}"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert fixed.returncode == 0, fixed.stdout[-2000:]
+    assert "benchmarks/test_latency.py::" in fixed.stdout and "tests/" not in fixed.stdout

@@ -26,7 +26,14 @@ from .fixtures import (  # noqa: F401  (pytest finds the fixtures among the plug
     trained_model,
     workbench,
 )
-from .options import DEPRECATED_ALIASES, RUN_OPTIONS, DeprecatedOptionWarning, add_options, apply_deprecated_aliases
+from .options import (
+    DEPRECATED_ALIASES,
+    RUN_OPTIONS,
+    DeprecatedOptionWarning,
+    add_options,
+    apply_deprecated_aliases,
+    refuse_a_moved_rootdir,
+)
 from .parallel import names_the_suite, refuse_collected_timing, refuse_parallel_timing
 from .state import STATE, RunState
 
@@ -43,6 +50,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: compile-heavy or long; left out of the quick profile")
     try:
         apply_deprecated_aliases(config)
+        refuse_a_moved_rootdir(config)
         refuse_parallel_timing(config)
         config.stash[STATE] = RunState(config)
     except UserError as exc:

@@ -172,7 +172,7 @@ class SharedTiming:
                     self.workbench.runner(BASELINE, case.device), runners,
                     lambda runner: self.offline_traffic(case.strategy, case.batch_size, runner.pad_to_multiple),
                     profile.offline_min_rounds, profile.offline_chunks_per_pass, profile.offline_seconds,
-                    profile.timing.pause_seconds)
+                    profile.timing)
             measured.arms.update(failed)
             self._made[key] = measured
         return self._made[key]

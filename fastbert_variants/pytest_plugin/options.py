@@ -71,3 +71,34 @@ def apply_deprecated_aliases(config) -> None:
         setattr(config.option, _dest(new), value)
         config.issue_config_time_warning(DeprecatedOptionWarning(
             f"{old} is deprecated and will be removed in the next release: use {new} ({owner} owns {old})"), stacklevel=2)
+
+
+def refuse_a_moved_rootdir(config) -> None:
+    """pytest finds its rootdir and config file before it loads plugins, so the value of one of our options given as a
+    separate argument (`--cache-dir /tmp/cache`) counts there as a test path if it exists: the rootdir moves to it,
+    the project's config (testpaths, markers) is not found, and pytest collects what it finds instead. Refused
+    with the fix when it happened; `--cache-dir=/tmp/cache` is read after the plugins load."""
+    try:
+        from _pytest.config.findpaths import determine_setup
+    except ImportError:  # a pytest that moved it: the check cannot be made
+        return
+    args = list(config.invocation_params.args)
+    ours = {name for names, kwargs in options.MODEL_OPTIONS + options.DATASET_OPTIONS + RUN_OPTIONS
+            if kwargs.get("action") != "store_true" for name in names}
+    given = [(flag, value) for flag, value in zip(args, args[1:], strict=False)
+             if flag in ours and not value.startswith("-") and (config.invocation_params.dir / value).exists()]
+    if not given:
+        return
+    values = {value for _, value in given}
+    try:
+        rootpath, inipath, *_ = determine_setup(
+            inifile=config.option.inifilename, override_ini=config.option.override_ini,
+            args=[a for a in args if a not in values], rootdir_cmd_arg=config.option.rootdir or None,
+            invocation_dir=config.invocation_params.dir)
+    except TypeError:  # another signature: the check cannot be made
+        return
+    if (rootpath, inipath) != (config.rootpath, config.inipath):
+        flag, value = given[0]
+        raise UserError(f"{flag} {value}: pytest took {value} for a test path while it looked for its rootdir and "
+                        f"config file (it reads plugins' options later), and found {config.inipath or config.rootpath} "
+                        f"instead of {inipath or rootpath}; write {flag}={value}")

@@ -20,6 +20,7 @@ class Speedup:
     ratios: tuple[float, ...] = ()
     pause_s: float | None = None
     order: str = "ABBA"
+    settle_calls: int = 0  # untimed calls at the start of each segment, after the pause (runs before 3 December 2026: 0)
 
     @classmethod
     def of_baseline(cls) -> Speedup:
@@ -36,7 +37,8 @@ class Speedup:
     def to_json(self) -> dict:  # the keys every run has written for a cell's speedup, beside the result's own
         return {"speedup_vs_fp32": self.median, "speedup_ci95": list(self.ci95), "speedup_blocks": self.blocks,
                 "speedup_block_ratios": list(self.ratios), "speedup_calls_per_block": self.calls_per_block,
-                "interleave_pause_s": self.pause_s, "interleave_order": self.order}
+                "interleave_pause_s": self.pause_s, "interleave_order": self.order,
+                "interleave_settle_calls": self.settle_calls}
 
     @classmethod
     def from_json(cls, data: dict, kind: str = "latency") -> Speedup:
@@ -52,7 +54,8 @@ class Speedup:
             raise MalformedResult(f"a {kind} result's 'speedup_ci95' is {ci95!r}, not [low, high]")
         return cls(median, ci95, take(data, "speedup_blocks", kind, int, 0),
                    take(data, "speedup_calls_per_block", kind, int, 0), ratios,
-                   take(data, "interleave_pause_s", kind, float, None), take(data, "interleave_order", kind, text, "ABBA"))
+                   take(data, "interleave_pause_s", kind, float, None), take(data, "interleave_order", kind, text, "ABBA"),
+                   take(data, "interleave_settle_calls", kind, int, 0))
 
 
 @dataclass(frozen=True)
