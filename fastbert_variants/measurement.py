@@ -10,6 +10,7 @@ whole cell instead of once per variant. The tests read their variant's part and 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 
@@ -51,15 +52,18 @@ def _warm(runners: dict[str, Runner], inputs: dict[str, object], rounds: int) ->
 
 def measure_cell(fp32: Runner, runners: dict[str, Runner], batch: TokenBatch, plan: TimingPlan) -> dict[str, ArmResult]:
     """Every variant's speedup over FP32 on one fixed cell's batch: `plan.interleave_blocks` rounds, each segment the
-    same number of calls for FP32 and every variant (enough for FP32, the slowest as a rule, to last a block)."""
+    same number of calls for FP32 and every variant (enough for FP32 to last a block), after one settling call."""
     inputs = {name: runner.prepare(batch) for name, runner in runners.items()}
     fp32_input = fp32.prepare(batch)
     for _ in range(plan.warmup_rounds):
         fp32.run(fp32_input)
     results = _warm(runners, inputs, plan.warmup_rounds)
     arms = {name: runner for name, runner in runners.items() if name not in results}
-    slowest = max([seconds_per_call(fp32.run, fp32_input)] + [seconds_per_call(r.run, inputs[n]) for n, r in arms.items()])
-    calls = plan.calls_per_block(slowest)
+    # As many calls per segment as fill a block with FP32's (the median of three single calls: one is at the mercy
+    # of a hiccup), the same for every runner: a faster variant's segment is shorter, one slower than FP32 longer.
+    # Sized by the slowest runner instead, one slow first call made it 4 calls, 4 ms for an int8 variant at s16,
+    # which then measured 4.0x against 6.6x (2026-12-03, Zen 5).
+    calls = plan.calls_per_block(statistics.median(seconds_per_call(fp32.run, fp32_input) for _ in range(3)))
 
     def segment(runner, prepared):
         def timed(_round: int) -> float:
