@@ -39,9 +39,11 @@ class Profile:
 
 
 PROFILES = {
+    # quick: 12 rounds of 0.2 s FP32 segments per cell, and each variant's own median from half a second of calls:
+    # the main job answers within 12 minutes on 2 cores (docs/measurements/2026-12-03-amd-epyc-zen5-scenarios.md).
     "quick": Profile((16, 128, 512), (1,), TimingPlan(warmup_rounds=2, min_rounds=5, max_rounds=30,
-                                                        target_seconds=1.0, interleave_blocks=12,
-                                                        block_seconds=0.3), include_slow=False,
+                                                        target_seconds=0.5, interleave_blocks=12,
+                                                        block_seconds=0.2), include_slow=False,
                      offline_texts=192, offline_seconds=2.0, server_shortlist=1, server_seconds_per_load=3.0,
                      # FP32 graphs (TorchScript, ORT FP32 and fused, OpenVINO FP32) lost nothing on the long texts
                      # in every full run (0/0 flips); the quick profile spends CI's minutes on the lossy ones.

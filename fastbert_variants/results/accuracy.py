@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar
 
-from .fields import MalformedResult, text
+from .fields import MalformedResult, count, finite, flag, text
 
 KIND = "accuracy"
 NOT_OURS = "it was not written by this suite (write one with `pytest accuracy --accuracy-json PATH`)"
 
 
-def _number(value) -> float:
-    """A score, a p-value or a drop: finite (a NaN accuracy would pass every gate); bools are not numbers here."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TypeError(value)
-    return float(value)
-
-
-def _count(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(value)
-    return value
-
-
-def _flag(value) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(value)
-    return value
-
-
-_number.what, _count.what, _flag.what = "finite number", "whole number", "true or false"
-_CASTS = {"float": _number, "float | None": _number, "int": _count, "int | None": _count, "bool": _flag,
+_CASTS = {"float": finite, "float | None": finite, "int": count, "int | None": count, "bool": flag,
           "str": text, "str | None": text}
 
 

@@ -24,19 +24,26 @@ def positive(value) -> float:
 positive.what = "positive finite number"
 
 
-def text(value) -> str:
-    if not isinstance(value, str):
+def finite(value) -> float:
+    """A score, a p-value or a drop: finite (a NaN accuracy would pass every gate); bools are not numbers here."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise TypeError(value)
-    return value
+    return float(value)
 
 
-def mapping(value) -> dict:
-    if not isinstance(value, dict):
-        raise TypeError(value)
-    return value
+def _of_type(kind: type, what: str):
+    def cast(value):
+        if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
+            raise TypeError(value)
+        return value
+
+    cast.what = what
+    return cast
 
 
-text.what, mapping.what = "string", "JSON object"
+text, mapping, count, flag = (_of_type(str, "string"), _of_type(dict, "JSON object"), _of_type(int, "whole number"),
+                              _of_type(bool, "true or false"))
+finite.what = "finite number"
 # A record's optional fields, cast by their annotation (as written under `from __future__ import annotations`).
 CASTS = {"int | None": int, "float | None": float, "str | None": text, "dict": mapping}
 
