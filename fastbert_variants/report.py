@@ -201,7 +201,7 @@ class Report:
                      for title, rows in self.tables()]
         if self.run.measured:
             sections.append(("conditions", self.conditions() + "; >1 is faster than torch-fp32; [95% CI of the "
-                             "median over ABBA blocks]"))
+                             "median over the interleaved rounds]"))
         return sections
 
     def markdown(self, plots: list[Path]) -> str:
