@@ -8,7 +8,7 @@ fails its gate. A variant that the base run measured and the new run did not is 
 a gate that a variant can leave silently is no gate.
 
 "Beyond noise" is a two-sample test on the runs' raw data, the speedup of each interleaved block
-(`speedup_block_ratios`, 12 or more per result): one-sided Mann-Whitney U, new below base, at
+(`speedup_block_ratios`, 10 or more per result): one-sided Mann-Whitney U, new below base, at
 `significance`. Block ratios are independent draws (each round times FP32 and the variant seconds
 apart, in one schedule: timing.py) but not normal: a block that meets a noisy neighbour is an outlier, and a rank test
 neither assumes a shape nor lets one outlier decide. The older rule, the two 95% intervals of the

@@ -61,8 +61,8 @@ def measure_cell(fp32: Runner, runners: dict[str, Runner], batch: TokenBatch, pl
     arms = {name: runner for name, runner in runners.items() if name not in results}
     # As many calls per segment as fill a block with FP32's (the median of three single calls: one is at the mercy
     # of a hiccup), the same for every runner: a faster variant's segment is shorter, one slower than FP32 longer.
-    # Sized by the slowest runner instead, one slow first call made it 4 calls, 4 ms for an int8 variant at s16,
-    # which then measured 4.0x against 6.6x (2026-12-03, Zen 5).
+    # Not sized by the slowest runner: one slow call there left the int8 variants segments of a few ms, too short to
+    # time (docs/measurements/2026-12-03-amd-epyc-zen5-scenarios.md).
     calls = plan.calls_per_block(statistics.median(seconds_per_call(fp32.run, fp32_input) for _ in range(3)))
 
     def segment(runner, prepared):

@@ -8,9 +8,8 @@ round's two FP32 segments at the variant's own segment, over the variant's time:
 machine cancels within the round, and one FP32 stream serves every variant of a cell. Each segment is a
 few calls, not one, and a pause (`pause_seconds`, outside every timing) precedes it: idle ONNX Runtime,
 OpenMP and TBB threads spin for a while after a run, and without the pause they would tax the next
-runtime's first calls (a 10 ms pause inflated ORT's speedup by 16% here, 50 ms did not:
-docs/measurements/2026-12-03-amd-epyc-zen5-scenarios.md). Every runtime keeps its own default spinning,
-as users run it.
+runtime's first calls (shorter pauses inflated ORT's speedup: docs/measurements/, the 2026-12-03
+scenarios). Every runtime keeps its own default spinning, as users run it.
 """
 
 from __future__ import annotations
@@ -37,8 +36,7 @@ class TimingPlan:
     pause_seconds: float = 0.05  # idle between interleaved segments, so spinning threads have gone to sleep
     # Untimed calls at the start of each segment, after the pause: the runtime's threads woken and its caches warm
     # again after another runtime's segment, so that a segment times the steady speed a runtime has when it runs
-    # alone, as it does in production (without it, OpenVINO's offline b1 speedup ranged 2.99-4.03 over three repeats;
-    # with it, 4.21-4.38: docs/measurements/2026-12-03-amd-epyc-zen5-scenarios.md).
+    # alone, as it does in production (it made short segments repeat: docs/measurements/, 2026-12-03 scenarios).
     settle_calls: int = 1
 
     def rounds_for(self, seconds_per_call: float) -> int:

@@ -69,6 +69,7 @@ def test_it_is_listed_with_its_library(third_party):
     assert listed.returncode == 0, listed.stderr
     line = next(line for line in listed.stdout.splitlines() if line.startswith("toy-saved-fp32"))
     assert "toy-family" in line and "yes" in line
+    assert "toy (from toy-family)" in listed.stdout and "zentorch (from fastbert-variants)" in listed.stdout
 
 
 def test_it_is_built_once_into_the_cache(third_party):

@@ -53,6 +53,7 @@ class Registry(Mapping[str, Variant]):
 
     @property
     def families(self) -> dict[str, str]:
+        """{family module: the distribution that declared it}, for every family that imported."""
         self._load()
         return dict(self._families)
 
