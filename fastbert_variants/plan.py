@@ -46,7 +46,7 @@ PROFILES = {
                                                         target_seconds=0.3, interleave_blocks=10,
                                                         block_seconds=0.2), include_slow=False,
                      offline_texts=192, offline_seconds=2.0, server_shortlist=1, server_seconds_per_load=2.5,
-                     server_step=0.2,
+                     server_step=0.2, offline_min_rounds=12,  # batch 1 and 8 still get 16 (2 passes), batch 32 12
                      # FP32 graphs (TorchScript, ORT FP32 and fused, OpenVINO FP32) lost nothing on the long texts
                      # in every full run (0/0 flips); the quick profile spends CI's minutes on the lossy ones.
                      long_texts_lossless=False),

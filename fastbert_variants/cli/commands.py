@@ -57,7 +57,7 @@ def cmd_list(args) -> int:
     print(f"cpu: {cpu_name()}{f' ({cpu_family_model()})' if cpu_family_model() else ''}, best ISA {cpu_isa()}")
     by_distribution: dict[str, list[str]] = {}
     for family, distribution in REGISTRY.families.items():
-        by_distribution.setdefault(distribution, []).append(family.rsplit(".", 1)[-1])
+        by_distribution.setdefault(distribution, []).append(family)
     print("variant families: " + "; ".join(f"{', '.join(f)} (from {d})" for d, f in by_distribution.items()))
     rows = []
     for device, name in pairs(devices=tuple(args.devices)):

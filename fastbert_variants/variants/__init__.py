@@ -42,7 +42,7 @@ class Registry(Mapping[str, Variant]):
 
     def __init__(self) -> None:
         self._variants: dict[str, Variant] = {}
-        self._families: dict[str, str] = {}  # family module -> the distribution that declared it
+        self._families: dict[str, str] = {}  # family name (its entry point's) -> the distribution that declared it
         self._state = "empty"  # empty -> loading -> loaded
 
     def add(self, variant: Variant) -> Variant:
@@ -77,7 +77,7 @@ class Registry(Mapping[str, Variant]):
                     log.warning("variant family %s (from %s) failed to import and is left out: %s: %s",
                                 ep.value, distribution, type(exc).__name__, exc)
                     continue
-                self._families[ep.value] = distribution
+                self._families[ep.name] = distribution
             if BASELINE in self._variants:  # every table and every cell leads with the baseline
                 self._variants = {BASELINE: self._variants[BASELINE], **self._variants}
         finally:
