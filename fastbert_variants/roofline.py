@@ -51,6 +51,24 @@ def _best_rate(multiply, flops: float, budget_s: float = 1.5) -> float:
     return flops / best / 1e9
 
 
+def _fp32_kernels(n: int, device: str) -> dict:
+    """Square FP32 matrix multiplies of torch (MKL on CPU) and ONNX Runtime (MLAS).
+
+    On AMD CPUs MKL's sgemm reaches about half of what MLAS does (docs/measurements/recipe-choices.md),
+    so a torch-only peak put ORT and OpenVINO FP32 at twice "the machine's peak". The peak is the best of them.
+    """
+    import torch
+
+    a, b = (torch.randn(n, n, device=device) for _ in range(2))
+    kernels = {"torch.mm": lambda: _sync(torch.mm(a, b), device)}
+    if device == "cpu":
+        try:
+            kernels["onnxruntime"] = _ort_matmul(n, integer=False)
+        except ImportError:
+            pass
+    return kernels
+
+
 def _int8_kernels(n: int, device: str) -> dict:
     """Square int8 x int8 -> int32 matrix multiplies of the libraries the int8 variants run on.
 
@@ -75,27 +93,33 @@ def _int8_kernels(n: int, device: str) -> dict:
         except RuntimeError:
             pass
         try:
-            kernels["onnxruntime"] = _ort_matmul_integer(n)
+            kernels["onnxruntime"] = _ort_matmul(n, integer=True)
         except ImportError:
             pass
     return kernels
 
 
-def _ort_matmul_integer(n: int):
+def _ort_matmul(n: int, integer: bool):
+    """ONNX Runtime's MatMulInteger (uint8 x int8 -> int32) or MatMul (FP32) with a constant weight, as in the variants."""
     import numpy as np
     import onnxruntime as ort
     import torch
     from onnx import TensorProto, helper, numpy_helper
 
-    weight = numpy_helper.from_array(np.random.default_rng(0).integers(-128, 127, (n, n), dtype=np.int8), "B")
-    graph = helper.make_graph([helper.make_node("MatMulInteger", ["A", "B"], ["Y"])], "int8-gemm",
-                              [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n])],
-                              [helper.make_tensor_value_info("Y", TensorProto.INT32, [n, n])], [weight])
+    rng = np.random.default_rng(0)
+    if integer:
+        weight, op, types = rng.integers(-128, 127, (n, n), dtype=np.int8), "MatMulInteger", (TensorProto.UINT8, TensorProto.INT32)
+        a = rng.integers(0, 255, (n, n), dtype=np.uint8)
+    else:
+        weight, op, types = rng.standard_normal((n, n), dtype=np.float32), "MatMul", (TensorProto.FLOAT, TensorProto.FLOAT)
+        a = rng.standard_normal((n, n), dtype=np.float32)
+    graph = helper.make_graph([helper.make_node(op, ["A", "B"], ["Y"])], f"{op}-gemm",
+                              [helper.make_tensor_value_info("A", types[0], [n, n])],
+                              [helper.make_tensor_value_info("Y", types[1], [n, n])], [numpy_helper.from_array(weight, "B")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    a = np.random.default_rng(1).integers(0, 255, (n, n), dtype=np.uint8)
     return lambda: session.run(None, {"A": a})
 
 
@@ -111,9 +135,9 @@ def _sync(result, device: str):
 def gemm_peaks(device: str = "cpu", threads: int | None = None) -> dict:
     """Best GFLOP/s (GOP/s for int8) of a square matrix multiply per precision, with torch's current threads.
 
-    `threads` only keys the cache: the caller has set torch's thread count (ONNX Runtime's int8 kernel
-    gets the same). A precision this machine cannot multiply is left out; `int8_kernels` says what
-    each int8 library reached, `int8` is the best of them.
+    `threads` only keys the cache: the caller has set torch's thread count (ONNX Runtime's kernels get
+    the same). A precision this machine cannot multiply is left out; `fp32_kernels` and `int8_kernels`
+    say what each library reached, `fp32` and `int8` are the best of them.
     """
     import torch
 
@@ -121,21 +145,22 @@ def gemm_peaks(device: str = "cpu", threads: int | None = None) -> dict:
 
     n, flops = PEAK_SIZE, 2.0 * PEAK_SIZE ** 3
     peaks = {}
-    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16), ("fp16", torch.float16)):
+    for precision, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
         if precision == "fp16" and device == "cpu":
             continue
         size = EMULATED_SIZE if device == "cpu" and precision == "bf16" and not cpu_has_native_bf16() else n
         a, b = (torch.randn(size, size, dtype=dtype, device=device) for _ in range(2))
         peaks[precision] = round(_best_rate(lambda a=a, b=b: _sync(torch.mm(a, b), device), 2.0 * size ** 3), 1)
-    int8 = {}
-    for name, multiply in _int8_kernels(n, device).items():
-        try:
-            int8[name] = round(_best_rate(multiply, flops), 1)
-        except (RuntimeError, NotImplementedError):
-            continue
-    if int8:
-        peaks["int8"] = max(int8.values())
-        peaks["int8_kernels"] = int8
+    for precision, kernels in (("fp32", _fp32_kernels(n, device)), ("int8", _int8_kernels(n, device))):
+        rates = {}
+        for name, multiply in kernels.items():
+            try:
+                rates[name] = round(_best_rate(multiply, flops), 1)
+            except (RuntimeError, NotImplementedError):
+                continue
+        if rates:
+            peaks[precision] = max(rates.values())
+            peaks[f"{precision}_kernels"] = rates
     if device == "cuda" and torch.cuda.get_device_capability() >= (8, 9):
         try:
             peaks["fp8"] = round(_best_rate(_fp8_matmul(n), flops), 1)
