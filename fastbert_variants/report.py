@@ -43,6 +43,16 @@ def _accuracy_words(rec: Recommendation) -> str:
             else f"accuracy drop {rec.drop_points:.2f} points, within its gate")
 
 
+def _unsteady_words(r) -> str:
+    """Where the search's verdicts contradict each other: the capacity then moved with the machine under it."""
+    if not r.contradicting:
+        return ""
+    said = ", ".join(f"{p.offered_per_s:.1f}/s {'held' if p.held(r.p99_budget_ms) else 'went over'} (p99 {p.p99_ms:.0f} ms)"
+                     for p in r.contradicting)
+    return (f". UNSTEADY: {said}, against the capacity found: this machine's speed moved during the search, so the "
+            "capacity is good to about a search step at best; rerun it on a quiet machine, or with longer loads")
+
+
 def recommendation_lines(recommendations: list[Recommendation]) -> list[str]:
     """The fixed cells' recommendations, one line each."""
     lines = []
@@ -136,7 +146,7 @@ class Report:
             lines.append(f"{rec.cell}: {rec.variant}, {r.capacity_per_s:.1f} requests/s of one text each (Poisson "
                          f"arrivals) with p99 within {r.p99_budget_ms:g} ms, batcher max {r.max_batch_size} texts, "
                          f"max wait {r.max_wait_ms:g} ms{versus}; {_accuracy_words(rec)}; searched {r.settings_tried} "
-                         f"batcher settings in {r.loads_run} loads")
+                         f"batcher settings in {r.loads_run} loads{_unsteady_words(r)}")
         return lines
 
     def conditions(self) -> str:

@@ -79,8 +79,11 @@ class DynamicBatcher:
         self._seconds_per_text = 0.0  # of the last call: what Retry-After is estimated from
         self._in_hand: list = []  # (texts, future) pairs taken off the queue and not yet answered
 
-    async def submit(self, texts: list[str]) -> np.ndarray:
-        """The texts' logits; Overloaded at once when the queue is full, DeadlineExceeded past the deadline."""
+    async def submit(self, texts: list[str], arrived: float | None = None) -> np.ndarray:
+        """The texts' logits; Overloaded at once when the queue is full, DeadlineExceeded past the deadline.
+
+        The deadline counts from `arrived` (the loop time the request's handler began, before its body was read and
+        parsed: on a loaded server that wait is part of what its client sees), or from now."""
         if self.queued_texts + len(texts) > self.policy.max_queue_texts:
             self.shed += 1
             raise Overloaded(max(1, math.ceil(self.queued_texts * self._seconds_per_text)))
@@ -88,7 +91,8 @@ class DynamicBatcher:
         self.queued_texts += len(texts)
         self.queue.put_nowait((texts, future))
         try:  # on timeout (or a client that left) the future is cancelled, and the batcher skips it
-            return await asyncio.wait_for(future, self.policy.deadline_ms / 1e3)
+            waited = 0.0 if arrived is None else asyncio.get_running_loop().time() - arrived
+            return await asyncio.wait_for(future, max(0.0, self.policy.deadline_ms / 1e3 - waited))
         except asyncio.TimeoutError:
             self.expired += 1
             raise DeadlineExceeded from None
@@ -207,6 +211,7 @@ def make_app(predict: Callable[[list[str]], np.ndarray], id2label: dict[int, str
             return web.json_response({"error": exc.reason}, status=exc.status)
 
     async def predict_route(request):
+        arrived = asyncio.get_running_loop().time()
         try:  # JSON is UTF-8 (RFC 8259): the bytes are parsed as such, whatever charset the request claims
             body = json.loads(await request.read())
         except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
@@ -216,7 +221,7 @@ def make_app(predict: Callable[[list[str]], np.ndarray], id2label: dict[int, str
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         try:
-            logits = await request.app["batcher"].submit(texts)
+            logits = await request.app["batcher"].submit(texts, arrived)
         except Overloaded as exc:
             return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": str(exc.retry_after_s)})
         except DeadlineExceeded:

@@ -84,6 +84,25 @@ def test_the_capacity_search_finds_the_knee_within_one_step_of_a_sweep():
     assert loadgen.find_capacity(lambda r: RatePoint(r, 4, 3, 1, 1, 1, r), 100.0, 10.0)[0] == 0.0  # a lost request
 
 
+def test_a_capacity_the_machine_moved_under_is_confirmed_and_reported_unsteady():
+    """A server whose speed drops mid-search (a shared VM): the confirming load goes over where the search held,
+    and the report says the capacity is unsteady instead of printing it as settled."""
+    slow_after = iter(range(100))
+
+    def load(rate):
+        limit = 100 if next(slow_after) < 5 else 70  # the machine slows down after five loads
+        return RatePoint(rate, 400, 400, 0, 10.0, 20.0 if rate <= limit else 1000.0, rate)
+
+    capacity, points = loadgen.find_capacity(load, 100.0, start_rate=30.0, step=0.1, confirm=True)
+    assert points[-1].offered_per_s == capacity and not points[-1].held(100.0)
+    result = ServerResult("openvino-int8", "cpu", 100.0, capacity, 1, 0.0, tuple(points), 1, len(points), 0.1, "not pinned")
+    assert result.contradicting == (points[-1],) and result.to_json()["contradicting_rates"] == [capacity]
+    assert not server("openvino-int8", 180.0).contradicting
+    run = Run(server=[server("torch-fp32", 20.0), result])
+    (served,) = Report(run).server_lines()
+    assert f"UNSTEADY: {capacity:.1f}/s went over (p99 1000 ms)" in served
+
+
 def _serve_in_thread(seconds_per_call: float, max_batch_size: int):
     """A real aiohttp server (the suite's app) over a fake model that takes a fixed time per call."""
     from aiohttp import web

@@ -25,6 +25,13 @@ class RatePoint:
     shed: int = 0
     expired: int = 0
     lost: int = 0
+    # How late the load generator itself began its requests (p99, ms): on cores shared with the server it falls
+    # behind its schedule, and that lag is inside every latency above. None: a run written before it was kept.
+    send_lag_p99_ms: float | None = None
+
+    def held(self, budget_ms: float) -> bool:
+        """Held the rate: every request answered 200, and the p99 within the budget."""
+        return self.errors == 0 and self.answered == self.sent and self.p99_ms <= budget_ms
 
     def to_json(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -63,13 +70,22 @@ class ServerResult:
     def scenario(self) -> str:
         return f"{self.device}-server-p99-{self.p99_budget_ms:g}ms"
 
+    @property
+    def contradicting(self) -> tuple[RatePoint, ...]:
+        """Loads whose verdict contradicts the capacity: at or below it and over budget, or above it and held.
+
+        The search assumes a rate that held would hold again; on a machine whose speed moves within the search
+        (a shared VM), it does not, and the capacity is then good to about a step at best."""
+        return tuple(p for p in self.points if p.held(self.p99_budget_ms) != (p.offered_per_s <= self.capacity_per_s))
+
     def to_json(self) -> dict:
         return {"kind": self.KIND, "variant": self.variant, "device": self.device, "scenario": self.scenario,
                 "p99_budget_ms": self.p99_budget_ms, "capacity_per_s": self.capacity_per_s,
                 "max_batch_size": self.max_batch_size, "max_wait_ms": self.max_wait_ms,
                 "points": [p.to_json() for p in self.points], "settings_tried": self.settings_tried,
                 "loads_run": self.loads_run, "search_step": self.search_step, "pinning": self.pinning,
-                "threads": self.threads, "model": self.model, "seconds_per_load": self.seconds_per_load}
+                "threads": self.threads, "model": self.model, "seconds_per_load": self.seconds_per_load,
+                "contradicting_rates": [p.offered_per_s for p in self.contradicting]}  # derived: for readers of the JSON
 
     @classmethod
     def from_json(cls, data: dict) -> ServerResult:
