@@ -141,7 +141,8 @@ class Report:
             r = rec.result
             fp32 = next((s for s in self.run.server if (s.device, s.variant, s.p99_budget_ms)
                          == (r.device, BASELINE, r.p99_budget_ms)), None)
-            versus = (f" ({BASELINE}: {fp32.capacity_per_s:.1f}/s, {rec.speedup:.2f}x)"
+            unsteady = f", UNSTEADY: {len(fp32.contradicting)} of its loads contradict it" if fp32 and fp32.contradicting else ""
+            versus = (f" ({BASELINE}: {fp32.capacity_per_s:.1f}/s{unsteady}, {rec.speedup:.2f}x)"
                       if fp32 is not None and rec.variant != BASELINE else "")
             lines.append(f"{rec.cell}: {rec.variant}, {r.capacity_per_s:.1f} requests/s of one text each (Poisson "
                          f"arrivals) with p99 within {r.p99_budget_ms:g} ms, batcher max {r.max_batch_size} texts, "

@@ -1,6 +1,7 @@
 """The offline and server scenarios' parts: records, the capacity search, the open-loop load, the report."""
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -101,6 +102,9 @@ def test_a_capacity_the_machine_moved_under_is_confirmed_and_reported_unsteady()
     run = Run(server=[server("torch-fp32", 20.0), result])
     (served,) = Report(run).server_lines()
     assert f"UNSTEADY: {capacity:.1f}/s went over (p99 1000 ms)" in served
+    fp32_unsteady = Run(server=[dataclasses.replace(result, variant="torch-fp32"), server("openvino-int8", 180.0)])
+    (served,) = Report(fp32_unsteady).server_lines()
+    assert f"(torch-fp32: {capacity:.1f}/s, UNSTEADY: 1 of its loads contradict it, " in served
 
 
 def _serve_in_thread(seconds_per_call: float, max_batch_size: int):
