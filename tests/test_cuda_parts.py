@@ -150,7 +150,7 @@ def test_float8_needs_compute_capability_8_9(monkeypatch):
 
 
 def test_a_session_that_fell_back_to_another_provider_is_unavailable():
-    from fastbert_variants.families.onnxruntime import check_providers
+    from fastbert_variants.variants.ort_session import check_providers
 
     check_providers("CUDAExecutionProvider", ["CUDAExecutionProvider", "CPUExecutionProvider"])
     with pytest.raises(VariantUnavailable, match="could not start TensorrtExecutionProvider .*CUDAExecutionProvider"):
@@ -173,7 +173,7 @@ def test_ort_cuda_fp16_graph_builds_without_a_gpu_and_runs_io_bound_on_the_cpu_p
     pytest.importorskip("optimum.onnxruntime")
     import onnxruntime as ort
 
-    from fastbert_variants.families.onnxruntime import IoBoundOrtRunner, graph_file, session_options
+    from fastbert_variants.variants.ort_session import IoBoundOrtRunner, graph_file, session_options
 
     folder, manifest = REGISTRY["ort-cuda-fp16"].artifact(default_bench.context("cuda"))
     assert manifest["info"]["optimization_level"] == "O4" and manifest["info"]["fused_ops"]["Attention"] == 6
@@ -253,7 +253,7 @@ def test_a_torn_tensorrt_engine_is_removed_and_rebuilt_not_failed_on_every_run(d
 def test_a_torn_engine_met_at_the_first_run_of_a_shape_is_discarded_and_the_run_tried_once_more():
     """TensorRT loads (or builds) its engine at the first run of each input shape, after the session started: a torn
     engine from a killed run fails there. The runner asks for a new session without the earlier runs' engines."""
-    from fastbert_variants.families.onnxruntime import OrtRunner
+    from fastbert_variants.variants.ort_session import OrtRunner
 
     class Session:
         def __init__(self, torn: bool):

@@ -65,7 +65,7 @@ def test_variant_matches_fp32(default_bench, fixed_batch, fp32_logits, device, n
 
 def test_io_binding_runner_gives_the_same_logits_with_the_cpu_provider(default_bench):
     """The CUDA variants' IO binding (inputs on the device before timing, logits left there), on the CPU provider."""
-    from fastbert_variants.families.onnxruntime import IoBoundOrtRunner
+    from fastbert_variants.variants.ort_session import IoBoundOrtRunner
 
     plain = default_bench.runner("ort-fp32", "cpu")
     bound = IoBoundOrtRunner(variant=plain.variant, device="cpu", size_bytes=plain.size_bytes,
