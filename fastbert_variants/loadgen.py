@@ -93,14 +93,9 @@ def run_load(url: str, texts_file: str, rate: float, seconds: float, cores: set[
     return RatePoint.from_json(json.loads(done.stdout))
 
 
-def within(point: RatePoint, budget_ms: float) -> bool:
-    """Held the rate: every request answered 200, and the p99 within the budget."""
-    return point.held(budget_ms)
-
-
 def find_capacity(load: Callable[[float], RatePoint], budget_ms: float, start_rate: float, step: float = 0.1,
                   max_loads: int = 14, floor_rate: float = 0.5, confirm: bool = False) -> tuple[float, list[RatePoint]]:
-    """The highest offered rate whose load stays `within` the budget, to a relative `step`.
+    """The highest offered rate whose load `held` within the budget, to a relative `step`.
 
     Brackets from `start_rate` (doubling up, or halving down), then bisects geometrically until the rate that
     held and the one that did not are within a factor 1 + step. With `confirm`, the capacity is offered once
@@ -111,7 +106,7 @@ def find_capacity(load: Callable[[float], RatePoint], budget_ms: float, start_ra
 
     def ok(rate: float) -> bool:
         points.append(load(rate))
-        return within(points[-1], budget_ms)
+        return points[-1].held(budget_ms)
 
     rate = start_rate
     if ok(rate):

@@ -79,9 +79,9 @@ def test_the_capacity_search_finds_the_knee_within_one_step_of_a_sweep():
         return RatePoint(rate, int(rate * 4), int(rate * 4), 0, 10.0, p99, rate)
 
     capacity, points = loadgen.find_capacity(load, 100.0, start_rate=30.0, step=0.1)
-    sweep = max(r for r in np.arange(10, 200, 1.0) if loadgen.within(load(r), 100.0))
+    sweep = max(r for r in np.arange(10, 200, 1.0) if load(r).held(100.0))
     assert sweep / 1.1 <= capacity <= sweep and len(points) <= 8
-    assert not loadgen.within(load(1.5 * capacity), 100.0)
+    assert not load(1.5 * capacity).held(100.0)
     assert loadgen.find_capacity(lambda r: RatePoint(r, 4, 3, 1, 1, 1, r), 100.0, 10.0)[0] == 0.0  # a lost request
 
 

@@ -22,6 +22,7 @@ from tabulate import tabulate
 
 from fastbert_variants import loadgen
 from fastbert_variants.files import write_atomically
+from fastbert_variants.results.server import contradicting
 from fastbert_variants.workbench import Workbench
 
 
@@ -62,23 +63,23 @@ def main() -> int:
         past = load(1.5 * capacity, seed=7)
         overload = loadgen.run_load(url, str(texts), 2 * capacity, args.overload_seconds, load_cores, seed=8)
         health = server.health()
-    held = [p.offered_per_s for p in swept if loadgen.within(p, args.p99_budget_ms)]
+    held = [p.offered_per_s for p in swept if p.held(args.p99_budget_ms)]
     sweep_capacity = max(held) if held else 0.0
     def row(what, p):
         return [what, f"{p.offered_per_s:.1f}", p.sent, p.answered, p.shed, p.expired, p.lost, f"{p.p50_ms:.1f}",
-                f"{p.p99_ms:.1f}", f"{p.send_lag_p99_ms:.1f}", "held" if loadgen.within(p, args.p99_budget_ms) else "over"]
+                f"{p.p99_ms:.1f}", f"{p.send_lag_p99_ms:.1f}", "held" if p.held(args.p99_budget_ms) else "over"]
 
     rows = [row("search", p) for p in searched] + [row("sweep", p) for p in swept]
     rows += [row("1.5x capacity", past), row("2x capacity", overload)]
     print(tabulate(rows, ["load", "offered/s", "sent", "answered 200", "shed 503", "expired 504", "lost", "p50 ms",
                           "p99 ms (of 200s)", "load generator's send lag p99 ms", "verdict"]))
     steps_apart = abs(sweep_capacity - capacity) / max(capacity, 1e-9)
-    contradicting = [p for p in searched + swept if p.held(args.p99_budget_ms) != (p.offered_per_s <= capacity)]
+    contradicted = contradicting(searched + swept, capacity, args.p99_budget_ms)
     print(f"{args.variant}, batch {args.max_batch_size}, wait {args.max_wait_ms:g} ms, p99 budget {args.p99_budget_ms:g} "
           f"ms, {args.seconds_per_load:g} s per load; {pinning}")
     print(f"search: {capacity:.1f}/s in {len(searched)} loads; sweep: {sweep_capacity:.1f}/s "
           f"({steps_apart / args.step:.2f} search steps apart); at 1.5x: p99 {past.p99_ms:.1f} ms, "
-          f"{past.lost} of {past.sent} lost; {len(contradicting)} of {len(searched) + len(swept)} loads' verdicts "
+          f"{past.lost} of {past.sent} lost; {len(contradicted)} of {len(searched) + len(swept)} loads' verdicts "
           f"contradict the capacity found (a rate at or below it over budget, or one above it held)")
     print(f"at 2x ({overload.offered_per_s:.1f}/s for {args.overload_seconds:g} s): {overload.sent} sent, "
           f"{overload.answered} answered, {overload.shed} shed (503), {overload.expired} past the deadline (504), "
@@ -89,11 +90,11 @@ def main() -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         write_atomically(args.out, json.dumps({"variant": args.variant, "capacity": capacity, "sweep_capacity": sweep_capacity,
                                               "search": [p.to_json() for p in searched],
-                                              "contradicting_rates": [p.offered_per_s for p in contradicting],
+                                              "contradicting_rates": [p.offered_per_s for p in contradicted],
                                               "sweep": [p.to_json() for p in swept], "past": past.to_json(),
                                               "overload": overload.to_json(), "server_health": health,
                                               "pinning": pinning, "args": vars(args)}, indent=1))
-    ok = steps_apart <= args.step * 1.0001 and not loadgen.within(past, args.p99_budget_ms) and past.lost == 0 and \
+    ok = steps_apart <= args.step * 1.0001 and not past.held(args.p99_budget_ms) and past.lost == 0 and \
         overload.lost == 0 and overload.p99_ms <= args.deadline_ms
     return 0 if ok else 1
 

@@ -41,6 +41,11 @@ class RatePoint:
         return cls(**{f.name: take(data, f.name, "server rate point", default=f.default) for f in fields(cls)})
 
 
+def contradicting(points, capacity_per_s: float, budget_ms: float) -> tuple[RatePoint, ...]:
+    """Loads whose verdict contradicts a capacity: at or below it and over budget, or above it and held."""
+    return tuple(p for p in points if p.held(budget_ms) != (p.offered_per_s <= capacity_per_s))
+
+
 @dataclass(frozen=True)
 class ServerResult:
     """The server scenario: the highest Poisson arrival rate whose p99 stays within the budget, for one variant.
@@ -76,7 +81,7 @@ class ServerResult:
 
         The search assumes a rate that held would hold again; on a machine whose speed moves within the search
         (a shared VM), it does not, and the capacity is then good to about a step at best."""
-        return tuple(p for p in self.points if p.held(self.p99_budget_ms) != (p.offered_per_s <= self.capacity_per_s))
+        return contradicting(self.points, self.capacity_per_s, self.p99_budget_ms)
 
     def to_json(self) -> dict:
         return {"kind": self.KIND, "variant": self.variant, "device": self.device, "scenario": self.scenario,
