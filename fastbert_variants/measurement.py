@@ -50,6 +50,11 @@ def _warm(runners: dict[str, Runner], inputs: dict[str, object], rounds: int) ->
     return failed
 
 
+def idle_spin_after(fp32: Runner, runners: dict[str, Runner]) -> dict[str | None, float]:
+    """How long each runtime's threads spin after its segment (None: FP32's), for the pause before the next."""
+    return {None: fp32.idle_spin_s, **{name: runner.idle_spin_s for name, runner in runners.items()}}
+
+
 def measure_cell(fp32: Runner, runners: dict[str, Runner], batch: TokenBatch, plan: TimingPlan) -> dict[str, ArmResult]:
     """Every variant's speedup over FP32 on one fixed cell's batch: `plan.interleave_blocks` rounds, each segment the
     same number of calls for FP32 and every variant (enough for FP32 to last a block), after one settling call."""
@@ -73,7 +78,7 @@ def measure_cell(fp32: Runner, runners: dict[str, Runner], batch: TokenBatch, pl
         return timed
 
     timed = interleave(segment(fp32, fp32_input), {n: segment(r, inputs[n]) for n, r in arms.items()},
-                       plan.interleave_blocks, plan.pause_seconds)
+                       plan.interleave_blocks, plan.pause_seconds, idle_spin_after(fp32, arms))
     for name, (base, own) in timed.arms.items():
         results[name] = ArmResult(speedup_of_blocks(base, own, calls, plan.pause_seconds, BRACKETED, plan.settle_calls),
                                   own, base)
@@ -102,8 +107,8 @@ def measure_offline(fp32: Runner, runners: dict[str, Runner], traffic_for, min_r
                     seconds: float, plan: TimingPlan) -> OfflineMeasurement:
     """Every variant scoring the same traffic as FP32: each one's cold first pass (kept apart), then steady passes
     interleaved chunk by chunk (`min_rounds` rounds at least; more passes, up to 3, where a pass is short against
-    `seconds`), each chunk's first batch run once untimed before it (plan.settle_calls). `traffic_for(runner)` is
-    the traffic as that runner takes it (padded to its multiple)."""
+    `seconds`), each chunk's first batch run once untimed before it (plan.settle_calls) where a chunk holds several.
+    `traffic_for(runner)` is the traffic as that runner takes it (padded to its multiple)."""
     pause_seconds = plan.pause_seconds
     fp32_traffic = traffic_for(fp32)
     fp32_batches = [fp32.prepare(b) for b in fp32_traffic.batches]
@@ -117,22 +122,29 @@ def measure_offline(fp32: Runner, runners: dict[str, Runner], traffic_for, min_r
         except Exception as exc:  # its own test raises it: VariantUnavailable skips, anything else fails
             results[name] = ArmResult(failure=exc)
     chunks = fp32_traffic.chunks(chunks_per_pass)
-    fp32_pass = one_pass(fp32.run, fp32_batches)  # steady, and a measure of how long a pass takes
+    # How long a pass takes, from the cold passes: a steady FP32 pass run only to measure it cost seconds per batch
+    # size, and a cold pass is at most a little longer, which can only mean fewer extra passes.
     arm_pass = sum(first_pass.values()) / max(1, len(first_pass))
-    passes = max(math.ceil(min_rounds / len(chunks)), min(3, round(seconds / max(fp32_pass + arm_pass, 1e-3))))
+    passes = max(math.ceil(min_rounds / len(chunks)), min(3, round(seconds / max(fp32_first + arm_pass, 1e-3))))
+
+    # A chunk of one batch (batch 32 of the quick profile's 192 texts) is not settled: the settling call would double
+    # what the scenario costs, and at batch 32 it moved no variant's speedup by more than 6% (three repeats each,
+    # docs/measurements/2026-12-03-amd-epyc-zen5-scenarios.md), where the first call after a switch is a small part
+    # of a long one. Several batches to a chunk: the first is run once untimed, as in the fixed cells.
+    settle_calls = plan.settle_calls if len(chunks[0]) > 1 else 0
 
     def chunk_of(run, batches):
         def timed(k: int) -> float:
             chunk = [batches[i] for i in chunks[k % len(chunks)]]
-            for _ in range(plan.settle_calls):  # untimed: back to steady state after another runtime's segment
+            for _ in range(settle_calls):  # untimed: back to steady state after another runtime's segment
                 run(chunk[0])
             return one_pass(run, chunk)
         return timed
 
     rounds = passes * len(chunks)
     timed = interleave(chunk_of(fp32.run, fp32_batches), {n: chunk_of(runners[n].run, inputs[n]) for n in first_pass},
-                       rounds, pause_seconds)
+                       rounds, pause_seconds, idle_spin_after(fp32, {n: runners[n] for n in first_pass}))
     for name, (base, own) in timed.arms.items():
-        speedup = speedup_of_blocks(base, own, len(chunks[0]), pause_seconds, BRACKETED, plan.settle_calls)
+        speedup = speedup_of_blocks(base, own, len(chunks[0]), pause_seconds, BRACKETED, settle_calls)
         results[name] = ArmResult(speedup, own, base, first_pass[name], passes)
     return OfflineMeasurement(fp32_first, timed.baseline[:rounds], passes, len(chunks[0]), results)

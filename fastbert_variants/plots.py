@@ -155,12 +155,15 @@ def server_p99(server, path: Path) -> Path:
             continue
         line, = ax.plot(*zip(*points, strict=True), marker="o", label=f"{r.variant} (batch {r.max_batch_size}, "
                         f"wait {r.max_wait_ms:g} ms)", linewidth=2.5 if r.variant == BASELINE else 1.2)
+        stopped = [(p.offered_per_s, p.p99_ms) for p in r.points if p.stopped_at_s is not None]
+        if stopped:  # the load stopped once over budget: its p99 is at least this
+            ax.scatter(*zip(*stopped, strict=True), marker="^", s=60, color=line.get_color(), zorder=3)
         if r.capacity_per_s:
             ax.axvline(r.capacity_per_s, color=line.get_color(), linestyle=":", linewidth=1)
     budget = server[0].p99_budget_ms
     ax.axhline(budget, color="tab:red", linestyle="--", linewidth=1, label=f"p99 budget {budget:g} ms")
     ax.set(yscale="log", xlabel="offered rate (requests/s, Poisson)", ylabel="p99 latency (ms, log)",
-           title="server: p99 against offered rate (dotted: capacity found)")
+           title="server: p99 against offered rate (dotted: capacity found; ^: stopped once over, at least)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     return _save(fig, path)

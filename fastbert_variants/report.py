@@ -26,6 +26,7 @@ from .tables import (
     speedup_rows,
 )
 from .variants import BASELINE
+from .variants.ort_session import IDLE_SPIN_S
 
 __all__ = ["Recommendation", "Report", "accuracy_rows", "recommend", "recommendation_lines"]
 
@@ -47,7 +48,7 @@ def _unsteady_words(r) -> str:
     """Where the search's verdicts contradict each other: the capacity then moved with the machine under it."""
     if not r.contradicting:
         return ""
-    said = ", ".join(f"{p.offered_per_s:.1f}/s {'held' if p.held(r.p99_budget_ms) else 'went over'} (p99 {p.p99_ms:.0f} ms)"
+    said = ", ".join(f"{p.offered_per_s:.1f}/s {'held' if p.held(r.p99_budget_ms) else 'went over'} ({p.p99_words()})"
                      for p in r.contradicting)
     return (f". UNSTEADY: {said}, against the capacity found: this machine's speed moved during the search, so the "
             "capacity is good to about a search step at best; rerun it on a quiet machine, or with longer loads")
@@ -158,7 +159,9 @@ class Report:
         timed = [r for r in [*self.run.latency, *self.run.offline] if r.variant != BASELINE]
         if timed and timed[0].speedup.pause_s is not None:
             speedup = timed[0].speedup
-            pause = (f" interleaving={speedup.order.split(';')[0]} pause_before_each_segment={speedup.pause_s}s "
+            spin = (f" ({IDLE_SPIN_S}s after an onnxruntime segment: its idle threads spin)"
+                    if speedup.pause_s < IDLE_SPIN_S else "")
+            pause = (f" interleaving={speedup.order.split(';')[0]} pause_before_each_segment={speedup.pause_s}s{spin} "
                      f"untimed_calls_after_it={speedup.settle_calls}")
         gpu = machine.get("gpu_details") or {}
         gpu_facts = "".join(f" {name}={gpu[key]}" for name, key in (("driver", "driver_version"), ("cuda", "cuda"),

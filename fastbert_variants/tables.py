@@ -85,8 +85,9 @@ def server_rows(server) -> list[list[str]]:
     rows = [["device/variant", "p99 budget ms", "capacity req/s", "max batch", "max wait ms", "p99 ms at capacity",
              "settings tried", "loads run", "loads contradicting"]]
     for r in server:
-        at = [p.p99_ms for p in r.points if p.offered_per_s == r.capacity_per_s]  # the search's, then the confirmation's
+        at = [p for p in r.points if p.offered_per_s == r.capacity_per_s]  # the search's, then the confirmation's
         rows.append([f"{r.device}/{r.variant}", f"{r.p99_budget_ms:g}", f"{r.capacity_per_s:.1f}", str(r.max_batch_size),
-                     f"{r.max_wait_ms:g}", " then ".join(f"{p99:.1f}" for p99 in at) or "-", str(r.settings_tried),
+                     f"{r.max_wait_ms:g}", " then ".join(f"{'over ' * (p.stopped_at_s is not None)}{p.p99_ms:.1f}"
+                                                         for p in at) or "-", str(r.settings_tried),
                      str(r.loads_run), str(len(r.contradicting))])
     return rows

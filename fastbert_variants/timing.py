@@ -6,10 +6,11 @@ two FP32 segments, FP32 | variants in turn | FP32 | variants | FP32 ..., the var
 from round to round; each variant's ratio in a round is FP32's time, interpolated in time between the
 round's two FP32 segments at the variant's own segment, over the variant's time: a slow drift of the
 machine cancels within the round, and one FP32 stream serves every variant of a cell. Each segment is a
-few calls, not one, and a pause (`pause_seconds`, outside every timing) precedes it: idle ONNX Runtime,
-OpenMP and TBB threads spin for a while after a run, and without the pause they would tax the next
-runtime's first calls (shorter pauses inflated ORT's speedup: docs/measurements/, the 2026-12-03
-scenarios). Every runtime keeps its own default spinning, as users run it.
+few calls, not one, and a pause (outside every timing) precedes it: idle threads spin for a while after a
+run, and without the pause they would tax the next runtime's first calls. The pause is `pause_seconds`,
+or longer after a runtime whose threads spin longer (`idle_spin_after`: ONNX Runtime's do, and shorter
+pauses after them inflated ORT's speedup: docs/measurements/, the 2026-12-03 scenarios). Every runtime
+keeps its own default spinning, as users run it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .results import Speedup
@@ -33,7 +34,10 @@ class TimingPlan:
     target_seconds: float  # rounds are chosen to fill about this long, within [min, max]
     interleave_blocks: int
     block_seconds: float = 0.2  # calls per interleaved block: enough to last about this long
-    pause_seconds: float = 0.05  # idle between interleaved segments, so spinning threads have gone to sleep
+    # Idle before each interleaved segment, so the last runtime's spinning threads have gone to sleep; longer after a
+    # runtime whose threads spin longer (Runner.idle_spin_s). 10 ms moved no speedup against 50 ms where the runtime
+    # before was not ONNX Runtime (docs/measurements/2026-12-03-amd-epyc-zen5-scenarios.md).
+    pause_seconds: float = 0.01
     # Untimed calls at the start of each segment, after the pause: the runtime's threads woken and its caches warm
     # again after another runtime's segment, so that a segment times the steady speed a runtime has when it runs
     # alone, as it does in production (it made short segments repeat: docs/measurements/, 2026-12-03 scenarios).
@@ -78,17 +82,21 @@ class Interleaved:
 
 
 def interleave(baseline: Callable[[int], float], arms: dict[str, Callable[[int], float]], rounds: int,
-               pause_seconds: float = 0.0) -> Interleaved:
+               pause_seconds: float = 0.0, idle_spin_after: Mapping[str | None, float] | None = None) -> Interleaved:
     """Time `rounds` rounds of FP32 | every arm in turn | FP32 (the schedule of this module's docstring).
 
     `baseline(k)` and each `arms[name](k)` run and time round k's segment of the same work (the same calls or the
     same texts), returning seconds; FP32's closing segment of round k is round k+1's opening one, and runs k+1's
-    work. The pause before each segment is not timed.
+    work. The pause before each segment is not timed: `pause_seconds`, or `idle_spin_after[name]` where the segment
+    before was that arm's (None: FP32's) and that is longer.
     """
     names = list(arms)
+    spin = dict(idle_spin_after or {})
+    previous: list[str | None] = [None]
 
-    def timed(segment, k) -> tuple[float, float]:
-        time.sleep(pause_seconds)
+    def timed(segment, k, name=None) -> tuple[float, float]:
+        time.sleep(max(pause_seconds, spin.get(previous[0], 0.0)))
+        previous[0] = name
         started = time.perf_counter()
         seconds = segment(k)
         return (started + time.perf_counter()) / 2, seconds
@@ -98,7 +106,7 @@ def interleave(baseline: Callable[[int], float], arms: dict[str, Callable[[int],
     own = [before[1]]
     for k in range(rounds):
         order = names[k % len(names):] + names[:k % len(names)] if names else []
-        measured = {name: timed(arms[name], k) for name in order}
+        measured = {name: timed(arms[name], k, name) for name in order}
         after = timed(baseline, k + 1)
         own.append(after[1])
         (t0, b0), (t1, b1) = before, after

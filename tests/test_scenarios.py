@@ -107,6 +107,25 @@ def test_a_capacity_the_machine_moved_under_is_confirmed_and_reported_unsteady()
     assert f"(torch-fp32: {capacity:.1f}/s, UNSTEADY: 1 of its loads contradict it, " in served
 
 
+def test_one_stall_does_not_end_the_search_far_below_the_capacity():
+    """A server that holds 100/s, and one load that stalls whatever its rate (a shared VM's hiccup): the stalled
+    rate is offered again, holds, and the search goes on to the capacity; the stall is kept and counted."""
+    def searched(confirm: bool):
+        count = iter(range(100))
+
+        def load(rate):
+            stalled = next(count) == 1  # the second load of the search
+            return RatePoint(rate, 400, 400, 0, 10.0, 1000.0 if stalled or rate > 100 else 20.0, rate)
+
+        return loadgen.find_capacity(load, 100.0, start_rate=30.0, step=0.1, confirm=confirm)
+
+    capacity, points = searched(confirm=True)
+    assert 100 / 1.1 <= capacity <= 100 and points[1].offered_per_s == points[2].offered_per_s == 60.0
+    result = ServerResult("openvino-int8", "cpu", 100.0, capacity, 1, 0.0, tuple(points), 1, len(points), 0.1, "-")
+    assert result.contradicting == (points[1],)  # reported: the capacity held, yet a load below it went over once
+    assert searched(confirm=False)[0] < 60  # one load per rate: the stall ended the search below 60/s
+
+
 def _serve_in_thread(seconds_per_call: float, max_batch_size: int):
     """A real aiohttp server (the suite's app) over a fake model that takes a fixed time per call."""
     from aiohttp import web
@@ -120,7 +139,7 @@ def _serve_in_thread(seconds_per_call: float, max_batch_size: int):
     policy = ServingPolicy(max_batch_size=max_batch_size, max_wait_ms=2.0, deadline_ms=60_000.0, max_queue_texts=10_000)
     app = make_app(predict, {0: "negative", 1: "positive"}, policy, "fake")  # sheds nothing: the load is what is tested
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, handler_cancellation=True)  # as `serve` runs it: a client that leaves drops its texts
     loop.run_until_complete(runner.setup())
     site = web.TCPSite(runner, "127.0.0.1", 0)
     loop.run_until_complete(site.start())
@@ -143,6 +162,25 @@ def test_an_open_loop_load_counts_from_the_schedule_and_loses_nothing():
     assert light.answered == light.sent > 15 and light.p99_ms < 100
     assert heavy.answered == heavy.sent > 100 and heavy.errors == heavy.lost == 0
     assert heavy.p99_ms > 500  # a closed loop of a few clients would have shown about 20-60 ms here
+
+
+def test_a_search_load_stops_once_its_p99_is_sure_to_be_over_and_only_then():
+    """50/s at most: at 200/s for 4 s, more than 1% of the schedule is past a 100 ms budget within a second, and the
+    load stops there, not lost but let go; at 20/s it runs its whole length and holds."""
+    url, loop, runner = _serve_in_thread(0.02, max_batch_size=1)
+    try:
+        started = time.perf_counter()
+        over = asyncio.run(loadgen.open_loop(url, ["a text"], 200.0, 4.0, stop_over_budget_ms=100.0))
+        took = time.perf_counter() - started
+        light = asyncio.run(loadgen.open_loop(url, ["a text"], 20.0, 1.5, stop_over_budget_ms=100.0))
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+    assert over.stopped_at_s is not None and over.stopped_at_s < 1.5 and took < 2.5, (over, took)
+    assert over.sent < 400 and over.cut > 0 and over.lost == 0 and over.answered + over.errors == over.sent
+    assert not over.held(100.0) and "stopped at" in over.p99_words() and over.p99_ms > 100
+    assert light.stopped_at_s is None and light.held(100.0) and light.cut == 0 and light.answered == light.sent > 15
+    assert RatePoint.from_json(over.to_json()) == over
 
 
 def test_offline_traffic_chunks_cover_every_batch_once():

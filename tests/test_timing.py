@@ -73,3 +73,93 @@ def test_the_variants_take_turns_next_to_fp32():
     seen = []
     timing.interleave(lambda k: 1.0, {n: (lambda k, n=n: seen.append((k, n)) or 1.0) for n in "abc"}, rounds=3)
     assert [n for _, n in seen] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+
+
+def test_the_pause_after_a_runtime_whose_threads_spin_is_its_spin_time(monkeypatch):
+    import fastbert_variants.timing as timing
+
+    clock = FakeClock(drift=0.0)
+    monkeypatch.setattr(timing, "time", clock)
+    pauses, last = [], [0.0]
+
+    def segment(name):
+        def run(_round):
+            pauses.append((name, clock.now - last[0]))
+            clock.now += 1.0
+            last[0] = clock.now
+            return 1.0
+        return run
+
+    timing.interleave(segment("fp32"), {"ort": segment("ort"), "ov": segment("ov")}, rounds=2, pause_seconds=0.01,
+                      idle_spin_after={None: 0.0, "ort": 0.05, "ov": 0.0})
+    # rounds: fp32 | ort ov | fp32 | ov ort | fp32: 50 ms after each ORT segment, 10 ms after the others
+    assert [name for name, _ in pauses] == ["fp32", "ort", "ov", "fp32", "ov", "ort", "fp32"]
+    expected = [0.01, 0.01, 0.05, 0.01, 0.01, 0.01, 0.05]
+    assert all(abs(p - e) < 1e-9 for (_, p), e in zip(pauses, expected, strict=True)), pauses
+
+
+def test_every_onnx_runtime_session_is_followed_by_its_spin_time_in_a_cell(monkeypatch):
+    import numpy as np
+
+    import fastbert_variants.measurement as measurement
+    from fastbert_variants.plan import PROFILES
+    from fastbert_variants.variants.base import Runner
+    from fastbert_variants.variants.ort_session import IDLE_SPIN_S, OrtRunner
+
+    class Eager(Runner):
+        def prepare(self, batch):
+            return batch
+
+        def run(self, prepared):
+            return prepared
+
+        def to_numpy(self, logits):
+            return np.asarray(logits)
+
+    class Ort(OrtRunner):  # the session's own class, without a session
+        prepare = run = Eager.run
+
+    seen = {}
+    monkeypatch.setattr(measurement, "interleave", lambda *args: seen.update(spin=args[4]) or timing_stub(args[1]))
+
+    def timing_stub(arms):
+        from fastbert_variants.timing import Interleaved
+        return Interleaved([1.0] * 3, {name: ([1.0] * 2, [1.0] * 2) for name in arms})
+
+    plan = PROFILES["quick"].timing
+    measurement.measure_cell(Eager("torch-fp32", "cpu", 0, 0.0), {"ort-fp32": Ort("ort-fp32", "cpu", 0, 0.0),
+                                                                  "openvino-int8": Eager("openvino-int8", "cpu", 0, 0.0)},
+                             np.zeros((1, 4)), plan)
+    assert seen["spin"] == {None: 0.0, "ort-fp32": IDLE_SPIN_S, "openvino-int8": 0.0}
+    assert IDLE_SPIN_S > plan.pause_seconds
+
+
+def test_offline_chunks_of_several_batches_are_settled_and_chunks_of_one_are_not():
+    import numpy as np
+
+    from fastbert_variants.inputs import Traffic
+    from fastbert_variants.measurement import measure_offline
+    from fastbert_variants.plan import PROFILES
+    from fastbert_variants.variants.base import Runner
+
+    class Counting(Runner):
+        def prepare(self, batch):
+            return batch
+
+        def run(self, prepared):
+            self.info["calls"] = self.info.get("calls", 0) + 1
+            return prepared
+
+        def to_numpy(self, logits):
+            return np.asarray(logits)
+
+    plan = PROFILES["quick"].timing
+    for batches, chunks, untimed in ((6, 6, 0), (24, 8, 1)):  # batch 32 of 192 texts; batch 8
+        traffic = Traffic([{"input_ids": np.zeros((1, 4))}] * batches, batches, 4.0)
+        fp32, variant = Counting("torch-fp32", "cpu", 0, 0.0), Counting("v", "cpu", 0, 0.0)
+        measured = measure_offline(fp32, {"v": variant}, lambda runner, traffic=traffic: traffic, min_rounds=12,
+                                   chunks_per_pass=chunks, seconds=0.0, plan=plan)
+        rounds = measured.passes * chunks
+        # its cold pass, then every round's chunk of batches / chunks calls, each after `untimed` settling calls
+        assert variant.info["calls"] == batches + rounds * (batches // chunks + untimed), (batches, variant.info)
+        assert measured.arms["v"].speedup.settle_calls == untimed

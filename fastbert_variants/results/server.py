@@ -13,7 +13,10 @@ class RatePoint:
     """One open-loop load at a fixed Poisson rate: what the server made of it.
 
     `errors` counts every request not answered 200; of them, `shed` got 503 (queue full), `expired` 504 (past the
-    server's deadline) and `lost` no answer at all (a client timeout or a broken connection)."""
+    server's deadline), `lost` no answer at all (a client timeout or a broken connection), and `cut` were still in
+    flight when a load that may stop early stopped (`stopped_at_s`): more than 1% of its scheduled requests were
+    past the budget by then, so its p99 could no longer come within it. The load generator let those go; the p99 of
+    such a load is of what was answered by then, a lower bound."""
 
     offered_per_s: float
     sent: int
@@ -28,10 +31,17 @@ class RatePoint:
     # How late the load generator itself began its requests (p99, ms): on cores shared with the server it falls
     # behind its schedule, and that lag is inside every latency above. None: a run written before it was kept.
     send_lag_p99_ms: float | None = None
+    cut: int = 0
+    stopped_at_s: float | None = None  # None: the load ran its whole length
 
     def held(self, budget_ms: float) -> bool:
         """Held the rate: every request answered 200, and the p99 within the budget."""
-        return self.errors == 0 and self.answered == self.sent and self.p99_ms <= budget_ms
+        return self.stopped_at_s is None and self.errors == 0 and self.answered == self.sent and self.p99_ms <= budget_ms
+
+    def p99_words(self) -> str:
+        if self.stopped_at_s is None:
+            return f"p99 {self.p99_ms:.0f} ms"
+        return f"p99 over {self.p99_ms:.0f} ms, stopped at {self.stopped_at_s:.1f} s"
 
     def to_json(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

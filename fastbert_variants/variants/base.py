@@ -101,6 +101,9 @@ class Runner(ABC):
     info: dict = field(default_factory=dict)
     compile_seconds: dict = field(default_factory=dict)  # (batch, seq_len) -> the first call's seconds, if it compiles
     pad_to_multiple: int | None = None  # scoring pads each batch's length to a multiple of this (None: to its longest)
+    # How long its idle threads keep spinning after a call returns: an interleaved schedule waits at least this long
+    # before the next segment starts, so they do not take the cores from another runtime's calls (timing.interleave).
+    idle_spin_s: float = 0.0
 
     @abstractmethod
     def prepare(self, batch: TokenBatch) -> Any:

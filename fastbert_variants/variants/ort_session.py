@@ -15,8 +15,10 @@ from .base import Runner, VariantUnavailable
 
 # ONNX Runtime's default: idle worker threads spin a while after each run. Spinning off was slower (6-13% on an AMD
 # EPYC Zen 3: docs/measurements/recipe-choices.md), so ORT is timed as users run it; the interleaved comparison
-# pauses between blocks instead (timing.py), so that spinning threads do not tax the next runtime's calls.
+# waits IDLE_SPIN_S after an ORT segment instead (timing.py), so that spinning threads do not tax the next runtime's
+# calls: after 10 or 20 ms they still did, and the segment that followed read 5-20% slower.
 SESSION_CONFIG = {"session.intra_op.allow_spinning": "1"}
+IDLE_SPIN_S = 0.05
 
 
 @dataclass
@@ -28,6 +30,7 @@ class OrtRunner(Runner):
     session: object = None
     reopen: Callable[[BaseException], object] | None = None
     shapes_run: set = field(default_factory=set)
+    idle_spin_s: float = IDLE_SPIN_S
 
     def prepare(self, batch):
         return {i.name: np.ascontiguousarray(batch[i.name]) for i in self.session.get_inputs()}
