@@ -76,8 +76,8 @@ async def open_loop(url: str, texts: list[str], rate: float, seconds: float, see
             if settled.is_set():
                 break
             tasks.append(asyncio.create_task(one(session, index, float(at), started)))
-        answered_all = asyncio.ensure_future(asyncio.gather(*tasks, return_exceptions=True))
-        verdict = asyncio.ensure_future(settled.wait())
+        answered_all = asyncio.gather(*tasks, return_exceptions=True)
+        verdict = asyncio.create_task(settled.wait())
         await asyncio.wait({answered_all, verdict}, return_when=asyncio.FIRST_COMPLETED)
         stopped_at = time.perf_counter() - started if settled.is_set() else None
         for task in tasks:  # once settled: what is still in flight is let go
@@ -223,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with open(args.texts) as handle:
         texts = json.load(handle)
-    if args.rate <= 0 or args.seconds <= 0 or not texts:
-        print("fastbert-variants loadgen: error: --rate and --seconds must be positive and --texts non-empty",
-              file=sys.stderr)
+    if args.rate <= 0 or args.seconds <= 0 or not texts or (args.stop_over_budget_ms is not None
+                                                                and args.stop_over_budget_ms <= 0):
+        print("fastbert-variants loadgen: error: --rate, --seconds and --stop-over-budget-ms must be positive and "
+              "--texts non-empty", file=sys.stderr)
         return 2
     point = asyncio.run(open_loop(args.url, texts, args.rate, args.seconds, args.seed,
                                   stop_over_budget_ms=args.stop_over_budget_ms))

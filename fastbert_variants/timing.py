@@ -92,11 +92,12 @@ def interleave(baseline: Callable[[int], float], arms: dict[str, Callable[[int],
     """
     names = list(arms)
     spin = dict(idle_spin_after or {})
-    previous: list[str | None] = [None]
+    previous: str | None = None
 
     def timed(segment, k, name=None) -> tuple[float, float]:
-        time.sleep(max(pause_seconds, spin.get(previous[0], 0.0)))
-        previous[0] = name
+        nonlocal previous
+        time.sleep(max(pause_seconds, spin.get(previous, 0.0)))
+        previous = name
         started = time.perf_counter()
         seconds = segment(k)
         return (started + time.perf_counter()) / 2, seconds

@@ -183,6 +183,17 @@ def test_a_search_load_stops_once_its_p99_is_sure_to_be_over_and_only_then():
     assert RatePoint.from_json(over.to_json()) == over
 
 
+def test_the_load_generator_refuses_a_budget_that_is_not_positive_in_one_line(tmp_path, capsys):
+    texts = tmp_path / "texts.json"
+    texts.write_text(json.dumps(["a text"]))
+    for budget in ("0", "-5"):
+        argv = ["http://127.0.0.1:9/predict", "--texts", str(texts), "--rate", "10", "--seconds", "1",
+                "--stop-over-budget-ms", budget]
+        assert loadgen.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--stop-over-budget-ms" in err and "must be positive" in err
+
+
 def test_offline_traffic_chunks_cover_every_batch_once():
     from transformers import AutoTokenizer
 
