@@ -16,8 +16,10 @@ from pathlib import Path
 from . import progress
 from .cache import BuildCache
 from .datasets import DatasetSpec, LabelledTexts, load_labelled_texts
+from .metrics import disagreement
 from .models import ModelSource, resolve_model
-from .variants import BASELINE, BuildContext, Runner, VariantUnavailable, get, pairs
+from .variants import BASELINE, REGISTRY, BuildContext, Runner, VariantUnavailable, get, pairs
+from .variants.compile_state import compile_settings, import_lowerings
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +82,14 @@ class Workbench:
             if reason:
                 raise VariantUnavailable(f"{name} on {device}: {reason}")
             configure_threads(self.threads)  # here, not at start: a run of cache hits never imports torch
+            import_lowerings(module for known in REGISTRY.values() for module in known.lowering_modules)
             log.info("building %s on %s", name, device)
             try:
-                with progress.activity(f"building {name} on {device} (once: kept in the cache)"):
+                family = type(variant).__module__  # what its build sets in torch's compile settings is its own
+                with progress.activity(f"building {name} on {device} (once: kept in the cache)"), \
+                        compile_settings(device, family):
                     runner = variant.build(self.context(device))
+                runner.family = family
             except VariantUnavailable as reason:
                 raise VariantUnavailable(f"{name} on {device}: {reason}") from None
             runner.info["recipe"] = asdict(variant.recipe)  # one place: every family's runner says what it computes in
@@ -124,8 +130,10 @@ class Workbench:
                 except VariantUnavailable as reason:
                     yield BuildOutcome(name, device, skipped=str(reason))
                     continue
-                outcome.max_logit_diff = float(np.abs(logits - reference).max())
-                outcome.same_label = float(np.mean(logits.argmax(-1) == reference.argmax(-1)))
+                outcome.disagreement = disagreement(logits, reference, variant.recipe.logit_tolerance[0])
+                if logits.shape == reference.shape:
+                    outcome.max_logit_diff = float(np.abs(logits - reference).max())
+                    outcome.same_label = float(np.mean(logits.argmax(-1) == reference.argmax(-1)))
                 if name != BASELINE:
                     self.release(name, device)
             yield outcome
@@ -144,3 +152,4 @@ class BuildOutcome:
     first_build_s: float | None = None  # what the entry took to build the first time
     max_logit_diff: float | None = None  # with check: the largest |logit - FP32's| on CHECK_TEXTS texts
     same_label: float | None = None  # with check: the share of those texts given FP32's label
+    disagreement: str | None = None  # with check: how its logits are past its recipe's tolerance of FP32's, if they are

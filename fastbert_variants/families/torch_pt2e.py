@@ -19,6 +19,7 @@ from ..variants.base import Variant, VariantUnavailable
 from ..variants.torch_common import compile_module, compiled_runner
 
 EXPORT_BATCH, EXPORT_SEQ_LEN = 2, 16  # above 1 in both, so neither dimension is specialized to a constant
+X86_QUANTIZER = "torchao.quantization.pt2e.quantizer.x86_inductor_quantizer"  # registers torchao's x86 lowerings
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,13 @@ class Pt2eStaticInt8(Variant):
             from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
         except ImportError as exc:
             raise VariantUnavailable(f"this torchao has no PT2E x86 quantizer ({exc})") from None
+        import torch._inductor.config as inductor_config
+        from torchao.quantization.pt2e.inductor_passes.x86 import quant_lift_up
+
+        # What torchao sets when its x86 quantizer is imported: its pass lifting quant nodes above views, so that
+        # inductor fuses them into the attention block's int8 kernels. Set here, it reaches this family's compiles
+        # only (compile_state); the lowerings the same import registers are the whole run's (lowering_modules).
+        inductor_config.pre_grad_custom_pass = quant_lift_up
         started = time.perf_counter()
         model = context.source.load_model()
         calibration = context.calibration_batches(self.name, self.calibration_samples)
@@ -67,4 +75,4 @@ class Pt2eStaticInt8(Variant):
 register(Pt2eStaticInt8("torch-pt2e-int8-static", ("cpu",), "torchao.quantization.pt2e",
                         "torch.export + X86InductorQuantizer static int8, calibrated, + torch.compile (freezing)",
                         ("torch", "torchao"), recipe=Recipe("int8", keep_float=("ffn-down",), calibrated=True),
-                        compiles=True))
+                        compiles=True, lowering_modules=(X86_QUANTIZER,)))

@@ -41,7 +41,7 @@ from ..recipes import FP32, Recipe
 
 DEVICES = ("cpu", "cuda")
 # Variant fields that say how to report, schedule or install a variant, not what to build: left out of cache keys.
-NOT_BUILT_FROM = ("description", "library", "slow_without", "advisory_gate", "extra")
+NOT_BUILT_FROM = ("description", "library", "slow_without", "advisory_gate", "extra", "lowering_modules")
 
 
 @functools.cache
@@ -104,6 +104,7 @@ class Runner(ABC):
     # How long its idle threads keep spinning after a call returns: an interleaved schedule waits at least this long
     # before the next segment starts, so they do not take the cores from another runtime's calls (timing.interleave).
     idle_spin_s: float = 0.0
+    family: str = ""  # the family module that built it: the compile settings its library set reach its compiles alone
 
     @abstractmethod
     def prepare(self, batch: TokenBatch) -> Any:
@@ -141,6 +142,10 @@ class Variant(ABC):
     # excludes it from the recommendation and is reported (xfail, FAIL in the tables), but does not fail the run.
     advisory_gate: bool = False
     extra: str = ""  # the pip extra of fastbert-variants that installs `requires` (pyproject's optional-dependencies)
+    # Modules whose import registers inductor lowerings for the whole process, for good (pattern passes cannot be
+    # unregistered): imported before the run's first compile, whichever variant comes first, so that every compile of
+    # the run meets the same lowerings in any order of families (compile_state.import_lowerings).
+    lowering_modules: tuple[str, ...] = ()
 
     def definition(self) -> dict:
         """Every field that can change what the variant builds, and the versions of the packages it declares it

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .base import BuildContext, Runner, VariantUnavailable
+from .compile_state import compile_settings
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +30,6 @@ SDPA_KERNELS = {
     "aten::_scaled_dot_product_fused_attention_overrideable": "fused (backend's own)",
     "aten::_scaled_dot_product_attention_math": "math (unfused)",
 }
-# Recompiles one compiled variant may make (one per input shape on CUDA) before dynamo would quietly fall back to
-# eager for the rest: past it the run fails instead, so a compiled variant is never scored or timed as eager.
-RECOMPILE_LIMIT = 64
-# What torchao's `set_inductor_config` sets (torchao 0.18), applied to every compiled variant of a run alike instead
-# of by torchao's quantize_ alone: process-wide inductor state, it would otherwise reach every variant compiled after a
-# torchao one, so results would depend on test order. Triton settings only: CPU code generation does not read them.
-INDUCTOR_SETTINGS = {"coordinate_descent_tuning": True, "coordinate_descent_check_all_directions": True,
-                     "force_fuse_int_mm_with_mul": True, "fx_graph_cache": True, "triton.unique_kernel_names": True}
-
-
 def tensor_bytes(tensor) -> int:
     """Bytes a tensor holds; quantized tensor subclasses (torchao) are counted by their inner tensors."""
     if hasattr(tensor, "__tensor_flatten__"):
@@ -132,7 +123,8 @@ class CompiledTorchRunner(TorchRunner):
             raise VariantUnavailable(self.compile_failure)
         started = time.perf_counter()
         try:
-            logits = super().run(prepared)
+            with compile_settings(self.device, self.family) as own:  # a compile happens here, and only here
+                logits = super().run(prepared)
         except MemoryError:
             raise
         except Exception as exc:
@@ -145,6 +137,8 @@ class CompiledTorchRunner(TorchRunner):
                                     f"{list(shape)}: {type(exc).__name__}: {first_line}")
             raise VariantUnavailable(self.compile_failure) from exc
         self.compile_seconds[shape] = round(time.perf_counter() - started, 3)
+        if own:
+            self.info["family_compile_settings"] = sorted(own)  # what its library set: its compiles alone get it
         self.info["compile_seconds"] = {f"b{b}-s{s}": t for (b, s), t in self.compile_seconds.items()}
         return logits
 
@@ -157,11 +151,16 @@ def compile_module(model, context: BuildContext, mode: str = "default", backend:
     multiple of PAD_MULTIPLE_FOR_COMPILED tokens so that it meets a few shapes, not a hundred. Inductor's
     FX-graph and autotuning caches work for these graphs, so a second run reuses them.
 
+    Lazy: the compile happens at a call, where CompiledTorchRunner gives it the run's settings and restores
+    the process's after it (compile_state), so one family's compile never changes another's.
+
     CPU: `freezing` on (weights become constants, so inductor folds them and, for int8, swaps in its
-    oneDNN quantized-linear kernels: the path torchao and PT2E document for x86). Shapes: dynamic=None,
-    torch's default, so the first shape gets a specialized graph and the second a shape-generic one that
-    every later shape reuses; one graph per shape would cost 20-60 s for each of the hundred shapes that
-    scoring a dataset with dynamic padding brings.
+    oneDNN quantized-linear kernels: the path torchao and PT2E document for x86). Shapes: `dynamic=True`,
+    one shape-generic graph from the first call, which every shape reuses: one graph per shape would
+    cost 20-60 s for each of the hundred shapes that scoring a dataset with dynamic padding brings, and
+    torch's default (dynamic=None: the first shape specialized, the second generic) made a cell's figure
+    depend on which shape the variant met first (torch-compile at b1 s128 on an AMD EPYC Zen 4: 0.92x
+    with the specialized graph, the cells timed first; 1.38x with the generic one, the gates scored first).
 
     What a second run reuses on CPU: inductor's compiled C++ kernels, cached by source hash under
     `<cache>/inductor`; not the frozen graph itself, which inductor's FX-graph cache bypasses and an
@@ -169,25 +168,9 @@ def compile_module(model, context: BuildContext, mode: str = "default", backend:
     inductor's lowering are paid again in each run; the C++ compile is not.
     """
     import torch
-    import torch._inductor.config as inductor_config
 
     use_inductor_cache(context.cache.root / "inductor")
-    for name, value in INDUCTOR_SETTINGS.items():
-        section, _, key = name.rpartition(".")
-        setattr(getattr(inductor_config, section) if section else inductor_config, key, value)
-    for name in ("recompile_limit", "cache_size_limit"):  # the name since torch 2.7, and before it
-        if hasattr(torch._dynamo.config, name):
-            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), RECOMPILE_LIMIT))
-            break
-    if hasattr(torch._dynamo.config, "fail_on_recompile_limit_hit"):
-        torch._dynamo.config.fail_on_recompile_limit_hit = True
-    if context.device == "cpu":
-        # Set globally, as PyTorch's x86 quantization tutorial does: passed per call through
-        # torch.compile(options=...), the int8 weight prepacking was left unfolded and inductor failed
-        # on onednn.qlinear_prepack (torch 2.13). Every CPU compile of the run gets it alike.
-        inductor_config.freezing = True
-        return torch.compile(model, mode=mode, backend=backend)
-    return torch.compile(model, mode=mode, backend=backend, dynamic=False)
+    return torch.compile(model, mode=mode, backend=backend, dynamic=context.device == "cpu")
 
 
 PROCESS_STARTED = time.time()
@@ -235,7 +218,7 @@ def compiled_runner(name: str, context: BuildContext, model, forward, started: f
         variant=name, device=context.device, size_bytes=parameter_bytes(model),
         build_seconds=round(time.perf_counter() - started, 3),
         info={"threads": context.threads, "note": "compiles on the first call of each shape; see compile_seconds",
-              "mode": mode, "dynamic": False if per_shape else None, **info},
+              "mode": mode, "dynamic": not per_shape, **info},
         forward=forward, input_names=context.source.input_names,
         cudagraphs=per_shape and mode in CUDAGRAPH_MODES, pad_to_multiple=PAD_MULTIPLE_FOR_COMPILED if per_shape else None,
         inductor_cache=inductor_cache_of(context),
