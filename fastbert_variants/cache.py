@@ -21,7 +21,6 @@ copied cache).
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import json
 import logging
@@ -120,13 +119,12 @@ class BuildCache:
 
     @contextmanager
     def _lock(self, folder: Path):
+        """filelock's lock, portable (fcntl on POSIX, msvcrt on Windows): the plugin must import on every platform."""
+        from filelock import FileLock
+
         folder.parent.mkdir(parents=True, exist_ok=True)
-        with open(folder.with_name(folder.name + ".lock"), "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with FileLock(folder.with_name(folder.name + ".lock")):
+            yield
 
     def get_or_build(self, variant: str, key: str, build: Callable[[Path], dict | None]) -> tuple[Path, dict]:
         """Return (folder, manifest); call build(tmp_folder) -> info only when no valid entry exists."""

@@ -90,13 +90,47 @@ def database_url(given: str | None, cache_dir: Path) -> str:
 
 
 def shown_url(url: str) -> str:
-    """The URL without its password (SQLAlchemy's hide_password; one it cannot parse, masked by hand)."""
+    """The URL with no credential left in it: SQLAlchemy's parse, rendered with hide_password, every query value
+    masked (`?password=...`), and a raw '@' in the userinfo (which the parser leaves in the host or the user name)
+    taken as the end of a password; one it cannot parse is masked by hand the same way."""
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except (ArgumentError, ValueError):
-        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+        scheme, _, rest = url.partition("://")
+        head, question, query = rest.partition("?")
+        if "@" in head and not head.startswith("/"):
+            user, _, host = head.rpartition("@")
+            head = f"{re.split('[:@]', user)[0]}:***@{host}"
+        masked = "&".join(f"{pair.partition('=')[0]}=***" for pair in query.split("&")) if question else ""
+        return f"{scheme}://{head}" + (f"?{masked}" if question else "")
+    if parsed.get_backend_name() == "sqlite" and not parsed.query:
+        return url  # a file path: nothing to hide, shown as given
+    if parsed.host and "@" in parsed.host:
+        parsed = parsed.set(password="***", host=parsed.host.rpartition("@")[2])
+    if parsed.username and "@" in parsed.username:
+        parsed = parsed.set(username=parsed.username.partition("@")[0], password="***")
+    if parsed.query:
+        parsed = parsed.set(query={key: "***" for key in parsed.query})
+    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
+def redacted(text: str, url: str) -> str:
+    """`text` (a driver's error message, which may quote the host or the URL) without any credential of `url`."""
+    from sqlalchemy.engine import make_url
+
+    text = text.replace(url, shown_url(url))
+    try:
+        parsed = make_url(url)
+        secrets = [parsed.password, *parsed.query.values(), (parsed.host or "").rpartition("@")[0],
+                   (parsed.username or "").partition("@")[2]]
+    except (ArgumentError, ValueError):
+        head = url.partition("://")[2].partition("?")[0]
+        secrets = [head.rpartition("@")[0].partition(":")[2]] if "@" in head else []
+    for secret in sorted((str(s) for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -120,10 +154,10 @@ def open_history(url: str, create: bool = True):
             sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
     except (ArgumentError, ValueError) as exc:
-        raise UserError(f"--db {shown_url(url)!r} is not a database URL ({str(exc).replace(url, shown_url(url))}); "
+        raise UserError(f"--db {shown_url(url)!r} is not a database URL ({redacted(str(exc), url)}); "
                         "e.g. sqlite:///history.sqlite or postgresql://user:password@host/dbname") from None
     except (NoSuchModuleError, ImportError) as exc:
-        raise UserError(f"no driver for {shown_url(url)} ({exc}); for PostgreSQL: pip install 'fastbert-variants[postgres]'"
+        raise UserError(f"no driver for {shown_url(url)} ({redacted(str(exc), url)}); for PostgreSQL: pip install 'fastbert-variants[postgres]'"
                         ) from None
     if engine.dialect.name == "sqlite":
         _transactional_ddl(engine)
@@ -140,12 +174,12 @@ def database_errors(url: str):
     try:
         yield
     except (OperationalError, ProgrammingError) as exc:
-        first = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        first = redacted((str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0], url)
         hint = "; another process holds it: retry when it is done" if "locked" in first else ""
         raise UserError(f"cannot open the history at {shown_url(url)}: {first}{hint}") from None
     except CommandError as exc:
         raise UserError(f"the history at {shown_url(url)} is at a schema revision this fastbert-variants does not know "
-                        f"({str(exc).splitlines()[0]}): a newer release wrote it; upgrade fastbert-variants") from None
+                        f"({redacted(str(exc).splitlines()[0], url)}): a newer release wrote it; upgrade fastbert-variants") from None
 
 
 def _transactional_ddl(engine) -> None:

@@ -14,7 +14,6 @@ away from the server's cores where the machine has cores to spare); it prints on
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import math
@@ -26,6 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .options import OneLineParser, number
 from .results import RatePoint
 
 
@@ -212,21 +212,25 @@ class ServerProcess:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fastbert_variants.loadgen", description=__doc__)
+    parser = OneLineParser(prog="python -m fastbert_variants.loadgen", description=__doc__)
     parser.add_argument("url")
     parser.add_argument("--texts", required=True, help="a JSON file holding a list of texts to send, in order")
-    parser.add_argument("--rate", type=float, required=True, help="offered requests per second (Poisson)")
-    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--rate", type=number(0, above=True), required=True, help="offered requests per second (Poisson)")
+    parser.add_argument("--seconds", type=number(0, above=True), required=True)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--stop-over-budget-ms", type=float, default=None,
+    parser.add_argument("--stop-over-budget-ms", type=number(0, above=True), default=None,
                         help="stop once the p99 is sure to be over this budget (a capacity search's load)")
     args = parser.parse_args(argv)
-    with open(args.texts) as handle:
-        texts = json.load(handle)
-    if args.rate <= 0 or args.seconds <= 0 or not texts or (args.stop_over_budget_ms is not None
-                                                                and args.stop_over_budget_ms <= 0):
-        print("fastbert-variants loadgen: error: --rate, --seconds and --stop-over-budget-ms must be positive and "
-              "--texts non-empty", file=sys.stderr)
+    try:
+        with open(args.texts) as handle:
+            texts = json.load(handle)
+    except (OSError, ValueError) as exc:  # missing, unreadable, not JSON
+        print(f"fastbert-variants loadgen: error: --texts {args.texts}: {exc.strerror if isinstance(exc, OSError) else exc}"
+              "; give a JSON file holding a list of texts", file=sys.stderr)
+        return 2
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        print(f"fastbert-variants loadgen: error: --texts {args.texts} must hold a non-empty JSON list of texts",
+              file=sys.stderr)
         return 2
     point = asyncio.run(open_loop(args.url, texts, args.rate, args.seconds, args.seed,
                                   stop_over_budget_ms=args.stop_over_budget_ms))

@@ -6,6 +6,8 @@ table serves both; `dataset_spec` and friends read the parsed values back from e
 
 from __future__ import annotations
 
+import argparse
+import math
 from pathlib import Path
 
 from .cache import DEFAULT_CACHE_DIR
@@ -37,6 +39,30 @@ DATASET_OPTIONS = [
      help="score only the rows that have a label (without it, unlabelled rows are refused); the table says how many")),
     (("--max-samples",), dict(type=int, default=None, metavar="N", help="score only the first N rows")),
 ]
+
+
+def number(minimum: float = 0.0, above: bool = False):
+    """An argparse (and pytest) option type: a finite number of at least `minimum` (above it, with `above`); NaN, an
+    infinity or one out of range is a usage error of one line, never a gate that passes or fails everything."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < minimum or (above and value == minimum):
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give a finite number {'above' if above else 'of at least'} {minimum:g}")
+        return value
+
+    parse.__name__ = "number"  # what argparse names the type in its message
+    return parse
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, whose usage errors are one line (what is wrong, and where the help is) and exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
 
 def add_options(add, table) -> None:
@@ -90,3 +116,13 @@ def as_cli_args(values, table) -> list[str]:
         elif value is not None and value != kwargs.get("default"):
             argv += [names[0], str(value)]
     return argv
+
+
+def check_output_file(path: str, option: str) -> None:
+    """A file a run will write at its end: its folder must exist and the path must not be a folder."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise UserError(f"{option} {path} is a folder; name a file in it, e.g. {option} {target / 'accuracy.json'}")
+    if not target.parent.is_dir():
+        raise UserError(f"{option} {path}: the folder {target.parent} does not exist; create it first "
+                        f"(mkdir -p {target.parent})")

@@ -157,13 +157,16 @@ class Selection:
         batches = tuple(options.parse_list(batch_sizes, int, "--batch-sizes")) if batch_sizes else chosen.batch_sizes
         if any(n < 1 for n in (*lengths, *batches)):
             raise UserError("--seq-lens and --batch-sizes must be positive integers")
+        if min(lengths) < 3:  # every test of such a cell would skip, and a run that measured nothing would pass
+            raise UserError(f"--seq-lens {min(lengths)} leaves no room for text between the [CLS] and [SEP] tokens; "
+                            "give lengths of 3 or more")
         return cls(profile_name, variant_names(variants), device_names(devices), lengths, batches)
 
     def skip_reason(self, variant: str, device: str) -> str | None:
         """Why a slow variant is left out of this run (shown in pytest's report); None if it runs."""
         reason = REGISTRY[variant].slow_reason(device)
         if reason and not self.profile.include_slow and not self.variants:
-            return (f"left out of --suite-profile {self.profile_name}: {reason}; run --suite-profile full or name it "
+            return (f"left out of --profile {self.profile_name}: {reason}; run --profile full or name it "
                     "in --variants")
         return None
 

@@ -50,11 +50,11 @@ class Run:
 
 def _read_json(path: Path) -> object:
     if not path.is_file():
-        raise UserError(f"{path} does not exist; give the file that --benchmark-json or --accuracy-json wrote")
+        raise UserError(f"{path} does not exist; give the file that --benchmark-json or --fastbert-accuracy-json wrote")
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not JSON ({exc}); give the file that --benchmark-json or --accuracy-json wrote") from None
+        raise UserError(f"{path} is not JSON ({exc}); give the file that --benchmark-json or --fastbert-accuracy-json wrote") from None
 
 
 # Older runs' kinds that no record reads any more: the fixed-texts padding benchmark and the closed-loop serving
@@ -95,7 +95,7 @@ def _facts_kept_per_result(data: dict) -> dict:
 
 def accuracy_records(data: dict, path: Path) -> dict[str, AccuracyResult]:
     if not data:
-        raise NoResults(f"{path} holds no accuracy records; write them with `pytest accuracy --accuracy-json PATH`")
+        raise NoResults(f"{path} holds no accuracy records; write them with `pytest accuracy --fastbert-accuracy-json PATH`")
     try:
         return read_accuracy(data)
     except MalformedResult as exc:

@@ -158,9 +158,10 @@ class DynamicBatcher:
                 logits = await loop.run_in_executor(self.executor, self.predict, texts)
             except Exception as exc:  # a failed call fails its requests, not the server
                 log.exception("model call failed")
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                if len(batch) == 1:
+                    _settle(batch[0][1], exception=exc)
+                else:  # one request's texts must not fail the others gathered with it: each is tried on its own
+                    await self._one_by_one(batch)
                 continue
             finally:
                 self._seconds_per_text = (loop.time() - self.call_started) / len(texts)
@@ -172,6 +173,31 @@ class DynamicBatcher:
                 if not future.done():
                     future.set_result(logits[start : start + len(request_texts)])
                 start += len(request_texts)
+
+
+    async def _one_by_one(self, batch) -> None:
+        loop = asyncio.get_running_loop()
+        for request_texts, future in batch:
+            if future.done():
+                continue
+            try:
+                logits = await loop.run_in_executor(self.executor, self.predict, request_texts)
+            except Exception as exc:
+                _settle(future, exception=exc)
+                continue
+            self.calls += 1
+            self.texts += len(request_texts)
+            _settle(future, result=logits)
+
+
+def _settle(future, result=None, exception: BaseException | None = None) -> None:
+    """Answer a request's future unless it was answered already (its deadline passed, or its client left)."""
+    if future.done():
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result)
 
 
 def make_predict(runner, tokenizer, max_length: int) -> Callable[[list[str]], np.ndarray]:
@@ -194,7 +220,19 @@ def _validated_texts(body: object, policy: ServingPolicy) -> list[str]:
     too_long = [i for i, t in enumerate(texts) if len(t) > policy.max_chars]
     if too_long:
         raise ValueError(f"texts {too_long[:5]} are longer than {policy.max_chars} characters")
+    not_unicode = [i for i, t in enumerate(texts) if not _encodes(t)]
+    if not_unicode:  # JSON's \udc80 escapes decode to lone surrogates, which no tokenizer takes
+        raise ValueError(f"texts {not_unicode[:5]} are not valid Unicode (a lone surrogate such as \\udc80); "
+                         "send UTF-8 text")
     return texts
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def make_app(predict: Callable[[list[str]], np.ndarray], id2label: dict[int, str], policy: ServingPolicy,

@@ -101,3 +101,79 @@ def test_serve_on_a_port_in_use(capsys, unit_cache_dir, monkeypatch):
 
     monkeypatch.setattr(web, "run_app", port_taken)
     one_line(["serve", "--cache-dir", str(unit_cache_dir)], capsys, "cannot listen on 127.0.0.1:8000")
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["compare", "a", "b", "--max-accuracy-drop", "nan"], "argument --max-accuracy-drop: 'nan': give a finite number "
+                                                          "of at least 0"),
+    (["compare", "a", "b", "--max-accuracy-drop", "-1"], "'-1': give a finite number of at least 0"),
+    (["serve", "--deadline-ms", "nan"], "argument --deadline-ms: 'nan': give a finite number above 0"),
+    (["serve", "--hang-s", "inf"], "argument --hang-s: 'inf': give a finite number above 0"),
+    (["serve", "--max-wait-ms", "-5"], "'-5': give a finite number of at least 0"),
+    (["nosuch"], "invalid choice: 'nosuch'"),
+])
+def test_a_threshold_that_is_nan_infinite_or_out_of_range_is_one_line(argv, expected, capsys):
+    """NaN once passed a 5-point accuracy drop through compare and answered every request 504 in serve (#37)."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and expected in err and err.count("\n") == 1, err
+    assert err.rstrip().endswith(f"see fastbert-variants {argv[0] if argv[0] != 'nosuch' else ''}".rstrip() + " --help")
+
+
+@pytest.mark.parametrize("option", ["--fastbert-max-accuracy-drop=nan", "--fastbert-max-relative-drop=-1", "--fastbert-p99-budget-ms=0"])
+def test_a_pytest_gate_threshold_that_is_nan_or_out_of_range_is_a_usage_error(option):
+    """pytest `--max-accuracy-drop nan` once failed every variant with "drop 0.00 points > allowed nan pts"."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q", option],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
+    assert done.returncode == 4 and "give a finite number" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_load_generator_refuses_nan_and_a_missing_texts_file_in_one_line(tmp_path):
+    from fastbert_variants import loadgen
+
+    texts = tmp_path / "texts.json"
+    texts.write_text('["a text"]')
+    with pytest.raises(SystemExit) as exited:
+        loadgen.main(["http://127.0.0.1:1/predict", "--texts", str(texts), "--rate", "nan", "--seconds", "1"])
+    assert exited.value.code == 2
+    assert loadgen.main(["http://127.0.0.1:1/predict", "--texts", str(tmp_path / "none.json"), "--rate", "1",
+                         "--seconds", "1"]) == 2
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+def test_an_accuracy_json_that_cannot_be_written_is_refused_at_the_start(where, tmp_path):
+    """It once crashed at the end of the run (INTERNALERROR), every score lost after minutes of scoring."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "nope" / "accuracy.json" if where == "missing folder" else tmp_path
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q",
+                           f"--fastbert-accuracy-json={path}"], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).parents[1])
+    expected = "does not exist; create it first" if where == "missing folder" else "is a folder; name a file in it"
+    assert done.returncode == 4 and expected in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("lengths, status, expected", [
+    ("2", 4, "--fastbert-seq-lens 2 leaves no room for text between the [CLS] and [SEP] tokens; give lengths of 3"),
+    ("16,1024", 2, "--fastbert-seq-lens 1024 is past the model's maximum of 512 tokens; give lengths up to 512"),
+])
+def test_sequence_lengths_that_cannot_be_measured_fail_the_run_instead_of_skipping_it(lengths, status, expected,
+                                                                                      unit_cache_dir):
+    """Every timed test skipped and the run exited 0 having measured nothing (#37)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "benchmarks/test_latency.py",
+                           "--fastbert-variants", "torch-fp32", f"--fastbert-seq-lens={lengths}",
+                           "--fastbert-batch-sizes", "1", f"--fastbert-cache-dir={unit_cache_dir}"],
+                          capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
+    out = done.stdout + done.stderr
+    assert done.returncode == status and expected in out and "Traceback" not in out, out[-3000:]

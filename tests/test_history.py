@@ -256,3 +256,40 @@ def test_a_lock_held_too_long_and_a_newer_revision_are_one_line(tmp_path, capsys
     assert main(["history", "show", "--db", f"sqlite:///{path}"]) == 2
     err = capsys.readouterr().err
     assert "a newer release wrote it; upgrade fastbert-variants" in err and len(err.splitlines()) == 1
+
+
+SECRET = "Pw5ecretXYZ"
+
+
+def test_no_credential_in_any_output_or_figure_in_any_url_form(postgres_url, tmp_path, capsys, monkeypatch):
+    """A password as userinfo, as a query parameter, or after a raw '@': found nowhere in what the history
+    commands print, in the texts of the figure they draw, or in the PNG's bytes (#37)."""
+    import matplotlib.figure
+    import matplotlib.text
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    drawn, savefig = [], matplotlib.figure.Figure.savefig
+
+    def savefig_reading_texts(figure, *args, **kwargs):
+        drawn.extend(t.get_text() for t in figure.findobj(matplotlib.text.Text))
+        return savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig_reading_texts)
+    host = postgres_url.partition("@")[2]  # 127.0.0.1:PORT/postgres; the server trusts loopback, any password goes
+    run = write_run(tmp_path / "run", benchmark_json(0, "c0ffee0"), accuracy_json())
+    plot, printed = tmp_path / "history.png", []
+    for url in (f"postgresql://fbv:{SECRET}@{host}", f"{postgres_url}?password={SECRET}"):
+        assert main(["history", "add", str(run), "--db", url]) == 0
+        assert main(["history", "show", "--db", url, "--plot", str(plot)]) == 0
+        assert main(["compare", str(run), "--against-history", "main", "--db", url]) == 0
+        printed.append(capsys.readouterr())
+    assert main(["history", "show", "--db", f"postgresql://fbv:hunter2@{SECRET}@{host}"]) == 2
+    printed.append(capsys.readouterr())
+    everything = "\n".join([*(out + err for out, err in printed), *drawn])
+    assert drawn and "stored run #1" in printed[0].out and "***" in printed[-1].err
+    assert SECRET not in everything and "hunter2" not in everything
+    assert SECRET.encode() not in plot.read_bytes()

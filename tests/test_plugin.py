@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from fastbert_variants import options, progress
-from fastbert_variants.pytest_plugin import DEPRECATED_ALIASES, RUN_OPTIONS
+from fastbert_variants import progress
+from fastbert_variants.pytest_plugin.options import ALL_OPTIONS, for_pytest
 
 REPO = Path(__file__).resolve().parents[1]
-OURS = {name for names, _ in options.MODEL_OPTIONS + options.DATASET_OPTIONS + RUN_OPTIONS for name in names}
+OURS = {name for names, _ in for_pytest(ALL_OPTIONS) for name in names}
+BARE = sorted({names[0] for names, _ in ALL_OPTIONS})  # the short names, which the CLI keeps
 
 
 def pytest_in(folder, *args, env=None):
@@ -26,27 +27,29 @@ def test_no_option_of_ours_is_another_widely_used_plugins():
     theirs = json.loads((REPO / "tests/data/plugin_options.json").read_text())
     assert len(theirs["plugins"]) >= 40 and "--profile" in theirs["options"]
     assert not OURS & set(theirs["options"]), {o: theirs["options"][o] for o in OURS & set(theirs["options"])}
-    assert set(DEPRECATED_ALIASES) <= set(theirs["options"])  # the old names are exactly the clashing ones
+    assert all(name.startswith("--fastbert-") for name in OURS) and len(OURS) == len(ALL_OPTIONS)
+
+
+def test_a_projects_conftest_that_declares_every_short_name_keeps_working(tmp_path):
+    """A user's conftest declaring `--model` (common in ML repositories) once stopped every pytest of the environment
+    with an INTERNALERROR ("option dest 'model' already used"): our options carry a prefix, as pytest-benchmark's do."""
+    theirs = [name for name in BARE if name != "--profile"]  # pytest-profiling's own, where tox installs it
+    declared = "\n".join(f"    parser.addoption({name!r}, dest={name.lstrip('-').replace('-', '_')!r}, default='theirs')"
+                         for name in theirs)
+    (tmp_path / "conftest.py").write_text(f"def pytest_addoption(parser):\n{declared}\n")
+    (tmp_path / "test_theirs.py").write_text(
+        "def test_their_option_is_theirs(request):\n"
+        "    assert request.config.getoption('model') == 'mine' and request.config.getoption('threads') == 'theirs'\n")
+    result = pytest_in(tmp_path, "--model", "mine")
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
+    assert len(BARE) >= 25 and "--model" in BARE and "--profile" in BARE
 
 
 def test_pytest_profiling_keeps_its_profile_option_beside_ours(tmp_path):
     pytest.importorskip("pytest_profiling", reason="pytest-profiling is not installed (tox installs it)")
     result = pytest_in(tmp_path, "--help")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "--suite-profile" in result.stdout and "generate profiling information" in result.stdout
-
-
-def test_deprecated_profile_option_still_works_with_a_warning_where_nothing_else_owns_it(tmp_path):
-    """Run in a child with the owner of --profile reported absent, as for a user without pytest-profiling."""
-    script = ("import sys, pytest; import fastbert_variants.pytest_plugin.options as plugin_options\n"
-              "plugin_options._owned_elsewhere = lambda module: False\n"
-              f"sys.exit(pytest.main(['-p', 'no:profiling', '-p', 'no:cacheprovider', '--co', '-q', "
-              f"'{REPO}/benchmarks/test_latency.py', '--variants', 'torch-fp32', '--profile', 'quick']))")
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, text=True, capture_output=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    collected = [line for line in result.stdout.splitlines() if "::test_latency[" in line]
-    assert len(collected) == 3 and all("-b1-" in line for line in collected)  # the quick profile: 3 lengths, batch 1
-    assert "--profile is deprecated" in result.stdout and "use --suite-profile" in result.stdout
+    assert "--fastbert-profile" in result.stdout and "generate profiling information" in result.stdout
 
 
 def test_another_projects_pytest_is_untouched(tmp_path):
@@ -63,7 +66,7 @@ def test_another_projects_pytest_is_untouched(tmp_path):
 
 
 def test_the_installed_suite_and_this_repositorys_run_the_same_tests(tmp_path):
-    args = ["--co", "-q", "--suite-profile", "quick", "--devices", "cpu"]
+    args = ["--co", "-q", "--fastbert-profile", "quick", "--fastbert-devices", "cpu"]
     installed = pytest_in(tmp_path, "--pyargs", "fastbert_variants.testsuite", *args)
     here = pytest_in(REPO, "benchmarks", "accuracy", *args)
     assert installed.returncode == 0 and here.returncode == 0, installed.stdout[-2000:] + here.stdout[-2000:]
@@ -127,3 +130,14 @@ def test_progress_shows_on_a_terminal_and_not_under_q_nor_in_a_log(tmp_path):
     assert "building something slow" not in _on_a_terminal(tmp_path, "-q")
     logged = pytest_in(tmp_path)  # pipes, as in CI
     assert logged.returncode == 0 and "building something slow" not in logged.stdout + logged.stderr
+
+
+def test_a_platform_without_fcntl_still_runs_pytest_with_the_plugin_installed(tmp_path):
+    """Windows has no fcntl: the plugin, which every pytest of the environment loads, once imported it at start
+    (cache.py) and so stopped every pytest there from starting. filelock locks portably."""
+    (tmp_path / "test_theirs.py").write_text("def test_theirs():\n    assert True\n")
+    code = ("import sys; sys.modules['fcntl'] = None  # what `import fcntl` meets where there is none\n"
+            "import pytest; sys.exit(pytest.main(['-p', 'no:cacheprovider']))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, text=True, capture_output=True, timeout=300)
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "fastbert-variants-" in done.stdout  # pytest's header: the plugin was loaded, not left out

@@ -12,13 +12,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def pytest_run(*args, cache_dir):
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args,
-                           f"--cache-dir={cache_dir}"], capture_output=True, text=True, timeout=900, cwd=REPO)
+                           f"--fastbert-cache-dir={cache_dir}"], capture_output=True, text=True, timeout=900, cwd=REPO)
 
 
 def test_benchmark_disable_still_runs_every_variant_and_checks_it_against_fp32(unit_cache_dir):
     """With timing off, pytest-benchmark leaves no stats: the latency test must not read them, and still checks."""
-    result = pytest_run("benchmarks/test_latency.py", "--benchmark-disable", "--variants", "torch-fp32,ort-int8-dynamic",
-                        "--seq-lens", "16", "--batch-sizes", "1", cache_dir=unit_cache_dir)
+    result = pytest_run("benchmarks/test_latency.py", "--benchmark-disable", "--fastbert-variants", "torch-fp32,ort-int8-dynamic",
+                        "--fastbert-seq-lens", "16", "--fastbert-batch-sizes", "1", cache_dir=unit_cache_dir)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "2 passed" in result.stdout
 
@@ -35,8 +35,8 @@ def test_benchmark_autosave_then_compare_prints_the_comparison_without_a_machine
     """pytest-benchmark's own storage: the saved machine_info holds our facts and the current one the same facts, so
     --benchmark-compare compares without warning that the machine changed (measured GEMM peaks stay out of it)."""
     test = os.path.join(REPO, "benchmarks", "test_latency.py")
-    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", test, "--variants", "torch-fp32", "--seq-lens",
-            "16", "--batch-sizes", "1", f"--cache-dir={unit_cache_dir}"]
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", test, "--fastbert-variants", "torch-fp32", "--fastbert-seq-lens",
+            "16", "--fastbert-batch-sizes", "1", f"--fastbert-cache-dir={unit_cache_dir}"]
     saved = subprocess.run([*args, "--benchmark-autosave"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert saved.returncode == 0, saved.stdout[-3000:]
     (stored,) = (tmp_path / ".benchmarks").rglob("*.json")
@@ -56,12 +56,12 @@ def test_an_option_value_that_would_move_pytests_rootdir_is_refused_with_the_fix
     project) moved the rootdir to DIR, the project's testpaths and markers were lost and pytest collected tests/."""
     cache = tmp_path / "cache"
     cache.mkdir()
-    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q", "--suite-profile", "quick",
-            "--devices", "cpu"]
-    moved = subprocess.run([*args, "--cache-dir", str(cache)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q", "--fastbert-profile", "quick",
+            "--fastbert-devices", "cpu"]
+    moved = subprocess.run([*args, "--fastbert-cache-dir", str(cache)], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert moved.returncode == 4 and "Traceback" not in moved.stderr
-    assert f"--cache-dir {cache}: pytest took {cache} for a test path" in moved.stderr
-    assert f"write --cache-dir={cache}" in moved.stderr
-    fixed = subprocess.run([*args, f"--cache-dir={cache}"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert f"--fastbert-cache-dir {cache}: pytest took {cache} for a test path" in moved.stderr
+    assert f"write --fastbert-cache-dir={cache}" in moved.stderr
+    fixed = subprocess.run([*args, f"--fastbert-cache-dir={cache}"], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert fixed.returncode == 0, fixed.stdout[-2000:]
     assert "benchmarks/test_latency.py::" in fixed.stdout and "tests/" not in fixed.stdout

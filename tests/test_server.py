@@ -257,3 +257,60 @@ def test_non_finite_logits_are_a_json_500_not_a_bare_nan():
         assert response.status == 500 and "non-finite logits" in (await response.json())["error"]
 
     serve(ServingPolicy(), test)
+
+
+def _mixed_load(bad_body: bytes, expected_bad_status: int, model=None, count: int = 50):
+    """`count` good requests and one bad one sent at the same moment, gathered into the same batches."""
+    statuses = {}
+
+    async def test(client):
+        async def good(i):
+            text = f"a good day {i}" if i % 2 else f"a bad day {i}"
+            response = await client.post("/predict", json={"texts": [text]})
+            body = await response.json()
+            statuses[i] = (response.status, body.get("predictions", [{}])[0].get("label"))
+
+        async def bad():
+            response = await client.post("/predict", data=bad_body, headers={"Content-Type": "application/json"})
+            statuses["bad"] = (response.status, (await response.json())["error"])
+
+        await asyncio.gather(bad(), *(good(i) for i in range(count)))
+
+    model = serve(ServingPolicy(max_batch_size=64, max_texts=4, max_wait_ms=30), test, model)
+    bad_status, error = statuses.pop("bad")
+    assert bad_status == expected_bad_status, error
+    assert statuses == {i: (200, "positive" if i % 2 else "negative") for i in range(count)}
+    return model, error
+
+
+def test_a_lone_surrogate_gets_400_and_the_fifty_requests_beside_it_their_labels():
+    """The real tokenizer path: the default model's tokenizer cannot take a lone surrogate (valid JSON: "\\udc80"),
+    which once failed every request batched with it."""
+    from transformers import AutoTokenizer
+
+    from fastbert_variants.models import PRESETS_DIR
+    from fastbert_variants.serving import make_predict
+
+    tokenizer = AutoTokenizer.from_pretrained(PRESETS_DIR / "tokenizer")
+    with pytest.raises(TypeError):  # what the batch met before the request was refused on its own
+        tokenizer(["\udc80 x"])
+    good = tokenizer.convert_tokens_to_ids("good")
+
+    def runner(batch):  # the stand-in's rule, read from real token ids
+        return np.asarray([[0.0, 2.0] if good in row else [2.0, 0.0] for row in batch["input_ids"]], np.float32)
+
+    _, error = _mixed_load(b'{"texts": ["\\udc80 x"]}', 400, make_predict(runner, tokenizer, 128))
+    assert "not valid Unicode" in error
+
+
+def test_a_text_the_model_fails_on_fails_its_own_request_only():
+    class Recording(StandInModel):
+        def __call__(self, texts):
+            self.tried.append(texts)
+            return super().__call__(texts)
+
+    model = Recording()
+    model.tried = []
+    _, error = _mixed_load(b'{"texts": ["explode"]}', 500, model)
+    assert "model failed" in error
+    assert any("explode" in texts and len(texts) > 1 for texts in model.tried)  # it was batched with good ones

@@ -187,8 +187,8 @@ def test_every_file_of_a_populated_cache_truncated_then_build_and_gate_rebuild_a
     # score, not int8's accuracy (on an Intel Xeon with AMX, ort-int8-dynamic lost 1.25 points on these 400 rows, 6
     # flips to 1, McNemar p=0.125, and gained 0.22 on all 4,506; the real gate scores all of them).
     out = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "accuracy/test_degradation.py", "-k",
-               "test_accuracy_within", "--variants", variants, f"--cache-dir={cache}", "--max-samples", "400",
-               "--max-accuracy-drop", "3", "--max-relative-drop", "3.5",
-               "--long-texts", "off", "--accuracy-json", str(tmp_path / "accuracy.json")])
+               "test_accuracy_within", "--fastbert-variants", variants, f"--fastbert-cache-dir={cache}", "--fastbert-max-samples", "400",
+               "--fastbert-max-accuracy-drop", "3", "--fastbert-max-relative-drop", "3.5",
+               "--fastbert-long-texts", "off", "--fastbert-accuracy-json", str(tmp_path / "accuracy.json")])
     assert "3 passed" in out and f"rebuilt {len(entries)} cache entries found incomplete or corrupt" in out
     assert all(entry in out for entry in entries)

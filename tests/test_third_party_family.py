@@ -94,8 +94,8 @@ def test_it_is_timed_against_fp32_by_the_shipped_benchmarks(third_party, tmp_pat
     site, env, cache = third_party
     out = tmp_path / "benchmark.json"
     timed = run(["-m", "pytest", "--pyargs", "fastbert_variants.testsuite.benchmarks.test_latency", "-p",
-                 "no:cacheprovider", "--model", MODEL, "--variants", "torch-fp32,toy-saved-fp32", "--seq-lens", "16",
-                 "--batch-sizes", "1", "--suite-profile", "quick", f"--cache-dir={cache}", "--threads", "1",
+                 "no:cacheprovider", "--fastbert-model", MODEL, "--fastbert-variants", "torch-fp32,toy-saved-fp32", "--fastbert-seq-lens", "16",
+                 "--fastbert-batch-sizes", "1", "--fastbert-profile", "quick", f"--fastbert-cache-dir={cache}", "--fastbert-threads", "1",
                  "--benchmark-json", str(out)], env, tmp_path, timeout=600)
     assert timed.returncode == 0, timed.stdout[-3000:]
     results = {b["extra_info"]["variant"]: b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}

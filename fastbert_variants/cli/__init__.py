@@ -19,7 +19,7 @@ log = logging.getLogger("fastbert_variants")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fastbert-variants", description=__doc__.splitlines()[0])
+    parser = options.OneLineParser(prog="fastbert-variants", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     subcommands = parser.add_subparsers(dest="command", required=True)
 
@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_options(build.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
     build.add_argument("--variants", default="all", help="comma-separated names, or all")
     build.add_argument("--device", default="cpu", choices=DEVICES)
-    build.add_argument("--check", action="store_true", help="also run each on 16 texts and compare with torch-fp32")
+    build.add_argument("--check", action="store_true",
+                       help="also run each on 16 texts against torch-fp32; exit 1 when one is past its recipe's tolerance")
     build.set_defaults(func=commands.cmd_build)
 
     export = subcommands.add_parser("export-model", help="write the model (default: the embedded one) as a self-contained "
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--base-accuracy", metavar="ACC.json", help="BASE's accuracy JSON, if not in BASE's folder")
     compare.add_argument("--new-accuracy", metavar="ACC.json", help="NEW's accuracy JSON, likewise")
     compare.add_argument("--max-speedup-loss", default="10%", help="largest allowed fall of a speedup (default 10%%)")
-    compare.add_argument("--max-accuracy-drop", type=float, default=0.5,
+    compare.add_argument("--max-accuracy-drop", type=options.number(0), default=0.5,
                          help="largest allowed fall of a variant's accuracy, in points (default 0.5)")
     compare.add_argument("--rule", default="mann-whitney", choices=["mann-whitney", "intervals"],
                          help="when a fall of a speedup is beyond noise: a one-sided Mann-Whitney U test on the runs' "
@@ -97,15 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--max-batch-size", type=int, default=32, help="texts per model call (default 32)")
-    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill (default 5)")
+    serve.add_argument("--max-wait-ms", type=options.number(0), default=5.0, help="how long a batch waits to fill (default 5)")
     serve.add_argument("--no-batching", action="store_true", help="one request per model call")
     serve.add_argument("--max-texts", type=int, default=64, help="texts allowed per request (default 64)")
     serve.add_argument("--max-chars", type=int, default=5000, help="characters allowed per text (default 5000)")
     serve.add_argument("--max-queue-texts", type=int, default=256,
                        help="texts that may wait for the model; past it a request gets 503 and Retry-After (default 256)")
-    serve.add_argument("--deadline-ms", type=float, default=1000.0,
+    serve.add_argument("--deadline-ms", type=options.number(0, above=True), default=1000.0,
                        help="a request not answered by then gets 504, its texts dropped if not computed (default 1000)")
-    serve.add_argument("--hang-s", type=float, default=30.0,
+    serve.add_argument("--hang-s", type=options.number(0, above=True), default=30.0,
                        help="a model call running longer turns /health to 503 (default 30)")
     serve.set_defaults(func=commands.cmd_serve)
 

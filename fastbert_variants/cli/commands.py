@@ -80,7 +80,10 @@ def cmd_build(args) -> int:
 
     bench = _workbench(args, hash_contents=args.check)
     started = time.perf_counter()
+    disagreeing = []
     for made in bench.build_each(plan.variant_names(args.variants), args.device, check=args.check):
+        if made.disagreement:
+            disagreeing.append(made)
         if made.skipped:
             print(f"skip  {made.variant:26} {made.skipped}", flush=True)
             continue
@@ -90,12 +93,16 @@ def cmd_build(args) -> int:
         if made.max_logit_diff is not None:
             line += (f"\n{'':33}checked: max|logit - fp32| {made.max_logit_diff:.4f}, same label on "
                      f"{made.same_label:.0%} of {CHECK_TEXTS} texts")
+        if made.disagreement:
+            line += f"\n{'':33}DISAGREES: {made.disagreement}"
         print(line, flush=True)
     if bench.cache.rebuilt:
         print(f"rebuilt {len(bench.cache.rebuilt)} cache entries found incomplete or corrupt: "
               f"{', '.join(bench.cache.rebuilt)}")
     print(f"total {time.perf_counter() - started:.2f} s; cache {bench.cache.root}")
-    return 0
+    for made in disagreeing:  # one line each, last: what a CI log shows
+        print(f"check failed: {made.variant} on {made.device}: {made.disagreement} on {CHECK_TEXTS} texts")
+    return 1 if disagreeing else 0
 
 
 def cmd_report(args) -> int:
@@ -190,8 +197,9 @@ def cmd_history_show(args) -> int:
     if args.plot:
         from ..plots import history_plot
 
-        out = history_plot(series, Path(args.plot), f"speedup over torch-fp32 by run ({history.shown_url(url)})")
-        print(f"wrote {out}")
+        # no database URL in the figure: an uploaded PNG is out of reach of a CI log's masking
+        out = history_plot(series, Path(args.plot), f"speedup over torch-fp32 by run, {len(runs)} run(s)")
+        print(f"wrote {out} (runs of {history.shown_url(url)})")
     return 0
 
 

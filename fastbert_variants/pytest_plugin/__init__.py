@@ -1,7 +1,7 @@
 """The pytest plugin, loaded through the `pytest11` entry point: its hooks; options, state, fixtures and summary are
 its modules, as pytest-benchmark splits its own.
 
-Installed with the package, so `pytest --pyargs fastbert_variants.testsuite --model ./my-model` runs the
+Installed with the package, so `pytest --pyargs fastbert_variants.testsuite --fastbert-model ./my-model` runs the
 suite from any folder, and this repository's benchmarks/ and accuracy/ run the same tests. Every
 pytest in the environment loads it, so it stays out of the way until a session asks for one of its
 fixtures: nothing heavy is imported, nothing is printed and no machine facts are added before that.
@@ -26,18 +26,11 @@ from .fixtures import (  # noqa: F401  (pytest finds the fixtures among the plug
     trained_model,
     workbench,
 )
-from .options import (
-    DEPRECATED_ALIASES,
-    RUN_OPTIONS,
-    DeprecatedOptionWarning,
-    add_options,
-    apply_deprecated_aliases,
-    refuse_a_moved_rootdir,
-)
+from .options import RUN_OPTIONS, add_options, in_pytest_words, refuse_a_moved_rootdir
 from .parallel import names_the_suite, refuse_collected_timing, refuse_parallel_timing
 from .state import STATE, RunState
 
-__all__ = ["DEPRECATED_ALIASES", "RUN_OPTIONS", "DeprecatedOptionWarning", "RunState"]
+__all__ = ["RUN_OPTIONS", "RunState"]
 
 
 def pytest_addoption(parser):
@@ -49,12 +42,11 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "cuda: needs a CUDA GPU (skipped without one)")
     config.addinivalue_line("markers", "slow: compile-heavy or long; left out of the quick profile")
     try:
-        apply_deprecated_aliases(config)
         refuse_a_moved_rootdir(config)
         refuse_parallel_timing(config)
         config.stash[STATE] = RunState(config)
     except UserError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise pytest.UsageError(in_pytest_words(str(exc))) from None
     summary.enable_progress(config)
 
 
@@ -93,7 +85,7 @@ def _marks(selection: plan.Selection, case) -> list:
 
     marks += [pytest.mark.slow] * bool(REGISTRY[variant].slow_reason(case.device))
     skip = selection.skip_reason(variant, case.device)
-    return marks + [pytest.mark.skip(reason=skip)] * bool(skip)
+    return marks + [pytest.mark.skip(reason=in_pytest_words(skip or ""))] * bool(skip)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -110,7 +102,7 @@ def pytest_runtest_call(item):
             if isinstance(exc, VariantUnavailable):
                 pytest.skip(str(exc))
             if isinstance(exc, UserError):  # what the user gave cannot be judged (one label, say): one line, exit 2
-                pytest.exit(f"fastbert-variants: {exc}", returncode=2)
+                pytest.exit(f"fastbert-variants: {in_pytest_words(str(exc))}", returncode=2)
         raise
 
 

@@ -83,7 +83,7 @@ def scorer(workbench, run_state):
     """One Scorer per session, so FP32 is scored once."""
     from ..accuracy import Scorer
 
-    return Scorer(workbench, max_length=run_state.config.option.accuracy_max_length)
+    return Scorer(workbench, max_length=run_state.opt.accuracy_max_length)
 
 
 @pytest.fixture(scope="session")
@@ -92,11 +92,11 @@ def long_text_scorer(workbench, run_state):
     from ..accuracy import Scorer
     from ..datasets import LONG_TEXT_TOKENS, long_tweets
 
-    if run_state.config.option.long_texts == "off":
-        pytest.skip("--long-texts off")
+    if run_state.opt.long_texts == "off":
+        pytest.skip("--fastbert-long-texts off")
     if workbench.dataset_spec.name != "default":
         pytest.skip(f"the long-text set is made of the default dataset's tweets, labelled negative/positive; "
-                    f"{workbench.dataset_spec.name}'s own long texts are gated above, up to --accuracy-max-length")
+                    f"{workbench.dataset_spec.name}'s own long texts are gated above, up to --fastbert-accuracy-max-length")
     if workbench.source.max_positions < LONG_TEXT_TOKENS[1]:
         pytest.skip(f"{workbench.model_spec} takes at most {workbench.source.max_positions} tokens")
     return Scorer(workbench, long_tweets(workbench.source.tokenizer), max_length=LONG_TEXT_TOKENS[1])

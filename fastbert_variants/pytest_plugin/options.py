@@ -1,10 +1,14 @@
-"""The suite's pytest options: the model and dataset options it shares with the CLI, and the run's own."""
+"""The suite's pytest options: the model and dataset options it shares with the CLI, and the run's own.
+
+Every one carries the prefix `--fastbert-` in pytest (dest `fastbert_*`), as pytest-benchmark's carry `--benchmark-`:
+the plugin loads in every pytest of the environment, and a user's conftest that declares `--model` or `--threads`
+must keep working beside it. The CLI keeps the short names of the same table (`fastbert-variants info --model`).
+"""
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
+import re
+from types import SimpleNamespace
 
 from .. import gates, options, plan
 from ..errors import UserError
@@ -12,13 +16,13 @@ from ..errors import UserError
 RUN_OPTIONS = [
     (("--variants",), dict(default="all", help="comma-separated variant names, or all")),
     (("--devices",), dict(default=None, help="cpu,cuda (default: cpu, plus cuda when a GPU is present)")),
-    (("--suite-profile",), dict(default="full", choices=sorted(plan.PROFILES),
+    (("--profile",), dict(dest="suite_profile", default="full", choices=sorted(plan.PROFILES),
      help="quick: lengths 16,128,512, batch 1, fewer rounds, no compile-heavy variants; full: the whole matrix")),
     (("--seq-lens",), dict(default=None, help="override the profile's sequence lengths, e.g. 16,128")),
     (("--batch-sizes",), dict(default=None, help="override the profile's batch sizes, e.g. 1,8")),
-    (("--max-accuracy-drop",), dict(type=float, default=1.0, help="largest accuracy drop from FP32, in points")),
-    (("--max-relative-drop",), dict(type=float, default=1.0, help="largest accuracy drop from FP32, in percent of FP32")),
-    (("--p99-budget-ms",), dict(type=float, default=100.0, metavar="MS",
+    (("--max-accuracy-drop",), dict(type=options.number(0), default=1.0, help="largest accuracy drop from FP32, in points")),
+    (("--max-relative-drop",), dict(type=options.number(0), default=1.0, help="largest accuracy drop from FP32, in percent of FP32")),
+    (("--p99-budget-ms",), dict(type=options.number(0, above=True), default=100.0, metavar="MS",
      help="the server scenario's latency budget: capacity is the highest Poisson rate whose p99 stays within it "
           "(default 100)")),
     (("--slow-variant-rows",), dict(type=int, default=1500, metavar="N",
@@ -32,45 +36,45 @@ RUN_OPTIONS = [
           "dataset is the default (auto), or not (off)")),
     (("--accuracy-json",), dict(default=None, metavar="PATH", help="write every variant's scores here")),
 ]
-# Old names kept for one release; each is added only where no other plugin owns it (pytest-profiling: --profile).
-DEPRECATED_ALIASES = {"--profile": ("--suite-profile", "pytest_profiling")}
+PREFIX = "fastbert"
 
 
-class DeprecatedOptionWarning(pytest.PytestWarning):
-    """An option of ours renamed to leave room for another plugin's."""
+def prefixed_name(option: str) -> str:
+    """`--model` -> `--fastbert-model`: what a shared option is called in pytest."""
+    return f"--{PREFIX}-{option.lstrip('-')}"
 
 
-def _owned_elsewhere(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+def for_pytest(table) -> list:
+    """The table's options as pytest declares them: the first name prefixed, its aliases dropped, the dest prefixed."""
+    declared = []
+    for names, kwargs in table:
+        dest = kwargs.get("dest") or names[0].lstrip("-").replace("-", "_")
+        declared.append(((prefixed_name(names[0]),), {**kwargs, "dest": f"{PREFIX}_{dest}"}))
+    return declared
+
+
+ALL_OPTIONS = options.MODEL_OPTIONS + options.DATASET_OPTIONS + RUN_OPTIONS
+_OUR_NAMES = sorted({name.lstrip("-") for names, _ in ALL_OPTIONS for name in names}, key=len, reverse=True)
+_BARE_NAME = re.compile(r"(?<![\w-])--(" + "|".join(map(re.escape, _OUR_NAMES)) + r")(?![\w-])")
+
+
+def in_pytest_words(message: str) -> str:
+    """A message of the library, which names options as the CLI spells them, with pytest's names."""
+    return _BARE_NAME.sub(lambda found: prefixed_name(found.group(1)), message)
 
 
 def add_options(parser) -> None:
     group = parser.getgroup("fastbert-variants")
-    options.add_options(group.addoption, options.MODEL_OPTIONS + options.DATASET_OPTIONS + RUN_OPTIONS)
-    for old, (new, owner) in DEPRECATED_ALIASES.items():
-        if not _owned_elsewhere(owner):
-            group.addoption(old, dest=_dest(old, "deprecated_"), default=None,
-                            help=f"deprecated: use {new} ({owner} owns {old})")
+    options.add_options(group.addoption, for_pytest(ALL_OPTIONS))
     parser.addini("accuracy_thresholds", type="linelist", default=list(gates.DEFAULT_THRESHOLDS),
                   help="per-variant accuracy gates: `VARIANT = POINTS RELATIVE_PERCENT` per line "
                        f"(default: {'; '.join(gates.DEFAULT_THRESHOLDS)})")
 
 
-def _dest(option: str, prefix: str = "") -> str:
-    return prefix + option.lstrip("-").replace("-", "_")
-
-
-def apply_deprecated_aliases(config) -> None:
-    """An old name given: its value goes to the new name, with a warning; both given: a usage error."""
-    for old, (new, owner) in DEPRECATED_ALIASES.items():
-        value = getattr(config.option, _dest(old, "deprecated_"), None)
-        if value is None:
-            continue
-        if new in config.invocation_params.args or any(a.startswith(new + "=") for a in config.invocation_params.args):
-            raise UserError(f"give {new} alone: {old} is its deprecated old name")
-        setattr(config.option, _dest(new), value)
-        config.issue_config_time_warning(DeprecatedOptionWarning(
-            f"{old} is deprecated and will be removed in the next release: use {new} ({owner} owns {old})"), stacklevel=2)
+def values(config) -> SimpleNamespace:
+    """The run's options by their unprefixed names (`.model`, `.suite_profile`), as the library reads them."""
+    return SimpleNamespace(**{dest[len(PREFIX) + 1:]: value for dest, value in vars(config.option).items()
+                              if dest.startswith(PREFIX + "_")})
 
 
 def refuse_a_moved_rootdir(config) -> None:
@@ -83,8 +87,7 @@ def refuse_a_moved_rootdir(config) -> None:
     except ImportError:  # a pytest that moved it: the check cannot be made
         return
     args = list(config.invocation_params.args)
-    ours = {name for names, kwargs in options.MODEL_OPTIONS + options.DATASET_OPTIONS + RUN_OPTIONS
-            if kwargs.get("action") != "store_true" for name in names}
+    ours = {names[0] for names, kwargs in for_pytest(ALL_OPTIONS) if kwargs.get("action") != "store_true"}
     given = [(flag, value) for flag, value in zip(args, args[1:], strict=False)
              if flag in ours and not value.startswith("-") and (config.invocation_params.dir / value).exists()]
     if not given:

@@ -10,6 +10,7 @@ import pytest
 
 from .. import gates, options, plan, progress
 from ..errors import UserError
+from .options import in_pytest_words, values
 
 if TYPE_CHECKING:
     from ..results import AccuracyResult, LatencyResult, OfflineResult, ServerResult
@@ -29,7 +30,7 @@ class RunState:
     gemm_peaks: dict = field(default_factory=dict)  # device -> GFLOP/s per precision, measured once per session
 
     def __post_init__(self):
-        opt = self.config.option
+        self.opt = opt = values(self.config)  # the options by their unprefixed names
         self.selection = plan.Selection.parse(opt.suite_profile, opt.variants, opt.devices, opt.seq_lens,
                                               opt.batch_sizes)
         if not opt.p99_budget_ms > 0:
@@ -38,6 +39,8 @@ class RunState:
             raise UserError(f"--accuracy-max-length must be at least 8 tokens, got {opt.accuracy_max_length}")
         if opt.slow_variant_rows < 0:
             raise UserError(f"--slow-variant-rows must be 0 (every row) or a positive count, got {opt.slow_variant_rows}")
+        if opt.accuracy_json:  # checked now, not after minutes of scoring
+            options.check_output_file(opt.accuracy_json, "--accuracy-json")
         self.gates = gates.Gates.parse(gates.Gate(opt.max_accuracy_drop, opt.max_relative_drop),
                                        self.config.getini("accuracy_thresholds"))
 
@@ -65,11 +68,15 @@ class RunState:
 
         self.cpu_meter = CpuMeter()  # from the suite's first work on: who else used the cores
         progress.quiet_libraries()
-        opt = self.config.option
+        opt = self.opt
         try:
             bench = Workbench(opt.model, options.dataset_spec(opt), options.cache_dir(opt), options.threads(opt),
                               opt.trust_remote_code)
             _ = bench.source.config, bench.dataset  # resolve now: a bad --model or --dataset stops it with one line
+            too_long = [n for n in self.selection.seq_lens if n > bench.source.max_positions]
+            if opt.seq_lens and too_long:  # asked for by name: skipping them would pass having measured nothing
+                raise UserError(f"--seq-lens {','.join(map(str, too_long))} is past the model's maximum of "
+                                f"{bench.source.max_positions} tokens; give lengths up to {bench.source.max_positions}")
             return bench
         except UserError as exc:
-            pytest.exit(f"fastbert-variants: {exc}", returncode=2)
+            pytest.exit(f"fastbert-variants: {in_pytest_words(str(exc))}", returncode=2)

@@ -55,9 +55,9 @@ def write_summary(terminalreporter, state: RunState) -> None:
     if state.latency_results:
         write(f"GEMM peaks measured this session: {state.gemm_peaks}")
     write(state.cpu_meter.share().line())
-    path = state.config.option.accuracy_json
+    path = state.opt.accuracy_json
     if path and not state.accuracy_results:
-        write(f"--accuracy-json {path}: not written, nothing was scored in this run (a file already there is left as "
+        write(f"--fastbert-accuracy-json {path}: not written, nothing was scored in this run (a file already there is left as "
               "it was)")
 
 
@@ -78,6 +78,6 @@ def write_accuracy_json(state: RunState) -> None:
     """The accuracy JSON, whole or not at all; a run that scored nothing leaves the previous file as it was."""
     from ..files import write_atomically
 
-    path = state.config.option.accuracy_json
+    path = state.opt.accuracy_json
     if path and state.accuracy_results:
         write_atomically(path, json.dumps({k: r.to_json() for k, r in state.accuracy_results.items()}, indent=2))

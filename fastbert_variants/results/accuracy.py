@@ -8,7 +8,7 @@ from typing import ClassVar
 from .fields import MalformedResult, count, finite, flag, text
 
 KIND = "accuracy"
-NOT_OURS = "it was not written by this suite (write one with `pytest accuracy --accuracy-json PATH`)"
+NOT_OURS = "it was not written by this suite (write one with `pytest accuracy --fastbert-accuracy-json PATH`)"
 
 
 _CASTS = {"float": finite, "float | None": finite, "int": count, "int | None": count, "bool": flag,
@@ -150,7 +150,7 @@ class AccuracyResult(Evaluation):
     def failure_message(self) -> str:
         """A few lines on a failed gate: both scores, the flips and a few of the flipped texts."""
         c = self.comparison
-        sampled = f" (a sample of {self.rows} of {self.rows_in_dataset} rows: --slow-variant-rows)" if self.sampled else ""
+        sampled = f" (a sample of {self.rows} of {self.rows_in_dataset} rows: --fastbert-slow-variant-rows)" if self.sampled else ""
         lines = [
             f"{self.variant} on {self.device} lost too much accuracy: drop {self.drop_points:.2f} points "
             f"({self.drop_relative_percent:.2f}% of FP32) > allowed {self.gate.describe()} on {self.rows} rows{sampled} "

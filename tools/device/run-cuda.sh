@@ -22,15 +22,15 @@ status=0
 speed() {  # $1: a name for the files; the rest: extra pytest options
   local name=$1
   shift
-  python3 -m pytest -p no:cacheprovider benchmarks/test_latency.py --devices cuda --suite-profile quick \
-    --model random:bert-base --batch-sizes 1,32 --benchmark-json "$out/$name.json" "$@" 2>&1 | tee "$out/$name.log"
+  python3 -m pytest -p no:cacheprovider benchmarks/test_latency.py --fastbert-devices cuda --fastbert-profile quick \
+    --fastbert-model random:bert-base --fastbert-batch-sizes 1,32 --benchmark-json "$out/$name.json" "$@" 2>&1 | tee "$out/$name.log"
   return "${PIPESTATUS[0]}"
 }
 case $phase in
   speed|all) speed speed "${@}" || status=$? ;;&
   accuracy|all)
-    python3 -m pytest -p no:cacheprovider accuracy/test_degradation.py --devices cuda --suite-profile quick \
-      --model .devcache/default-fp16 --accuracy-json "$out/accuracy.json" "$@" 2>&1 | tee "$out/accuracy.log"
+    python3 -m pytest -p no:cacheprovider accuracy/test_degradation.py --fastbert-devices cuda --fastbert-profile quick \
+      --fastbert-model .devcache/default-fp16 --fastbert-accuracy-json "$out/accuracy.json" "$@" 2>&1 | tee "$out/accuracy.log"
     [ "${PIPESTATUS[0]}" = 0 ] || status=1 ;;&
   again|all) speed speed-again "${@}" || status=$? ;;
   speed|accuracy) ;;

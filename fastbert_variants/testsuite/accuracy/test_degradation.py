@@ -4,7 +4,7 @@ Gated metric: accuracy on the scored rows, as a drop in points and as a percent 
 accuracy (MLPerf's "99% of FP32"; Intel Neural Compressor's 1% relative loss). Both bounds
 must hold. Precision, recall, F1 and the paired flips are reported to explain a failure.
 A variant that runs many times slower than FP32 on this device (torchao int8 dynamic without
-VNNI) is gated on --slow-variant-rows sampled rows, FP32 on the same rows, so the whole gate
+VNNI) is gated on --fastbert-slow-variant-rows sampled rows, FP32 on the same rows, so the whole gate
 stays within minutes; the result says how many rows. Texts are scored up to the model's maximum
 length (--accuracy-max-length), and each variant is gated again on the long-text set (256-512
 tokens), where fp16 overflow and int8 ranges fit for short inputs show first. A variant with an advisory gate (a library's
@@ -30,7 +30,7 @@ def test_accuracy_within_threshold(scorer, run_state, accuracy_case):
 def test_long_text_accuracy_within_threshold(long_text_scorer, run_state, accuracy_case):
     precision = run_state.workbench.variant(accuracy_case.variant).recipe.precision
     if precision == "fp32" and not run_state.profile.long_texts_lossless:
-        pytest.skip(f"an fp32 variant: gated on the long texts in --suite-profile full, not {run_state.selection.profile_name} "
+        pytest.skip(f"an fp32 variant: gated on the long texts in --fastbert-profile full, not {run_state.selection.profile_name} "
                     "(fp32 graphs flipped none of them in every full run)")
     _gate(long_text_scorer, run_state, accuracy_case, LONG_TEXTS)
 
@@ -42,7 +42,7 @@ def _gate(scorer, run_state, accuracy_case, suffix: str) -> None:
         variant = run_state.workbench.variant(name)
         slow = variant.runs_slowly(device)
         evaluation = scorer.evaluate(name, device,
-                                     max_rows=run_state.config.option.slow_variant_rows if slow else None)
+                                     max_rows=run_state.opt.slow_variant_rows if slow else None)
     except VariantUnavailable as reason:
         pytest.skip(str(reason))
     gate = run_state.gates.for_variant(name)

@@ -33,7 +33,7 @@ class PerturbedClassifier(Variant):
 @pytest.mark.usefixtures("trained_model")
 def test_gate_fails_a_degraded_variant(workbench, scorer, run_state):
     if "cpu" not in run_state.devices:
-        pytest.skip("the gate's own check scores on the CPU; it runs when --devices includes cpu")
+        pytest.skip("the gate's own check scores on the CPU; it runs when --fastbert-devices includes cpu")
     if workbench.dataset_spec.name != "default" or workbench.model_spec != "default":
         pytest.skip("the gate's own check uses a perturbation measured on the default model and dataset (2.8 points "
                     "lost); on another model or dataset the same noise may cost nothing or even help (seen: -3.4 "
@@ -52,7 +52,7 @@ def test_gate_fails_a_degraded_variant(workbench, scorer, run_state):
 @pytest.mark.usefixtures("trained_model")
 def test_long_text_gate_fails_a_degraded_variant(workbench, long_text_scorer, run_state):
     if "cpu" not in run_state.devices:
-        pytest.skip("the gate's own check scores on the CPU; it runs when --devices includes cpu")
+        pytest.skip("the gate's own check scores on the CPU; it runs when --fastbert-devices includes cpu")
     if "degraded-fp32" not in run_state.workbench._extra_variants:
         workbench.add_variant(PerturbedClassifier("degraded-fp32", ("cpu",), "torch", "FP32 with a noisy classifier"))
     record = Gate(1.0, 1.0, significance=LONG_TEXT_SIGNIFICANCE).judge(long_text_scorer.evaluate("degraded-fp32", "cpu"))

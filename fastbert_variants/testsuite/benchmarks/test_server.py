@@ -4,7 +4,7 @@ For torch-fp32 and the best gated variants of the offline scenario (the shortlis
 setting of the profile (max batch size, max wait) gets its own `fastbert-variants serve` process;
 an open-loop load generator in another process offers Poisson arrivals of one dataset text each,
 and the capacity search (bracket, then geometric bisection to the profile's step) finds the highest
-rate whose p99, counted from each request's scheduled send time, stays within `--p99-budget-ms`
+rate whose p99, counted from each request's scheduled send time, stays within `--fastbert-p99-budget-ms`
 with every request answered (a load stops once its p99 is sure to be over). A rate that went over is offered
 again at once and counts as over only if it goes over again (one stall of a shared machine does not end the
 search low); the capacity is offered once more at the end. A verdict that differs is reported with it. The
@@ -39,8 +39,8 @@ def shortlist(run_state, device: str) -> list[str]:
     return sorted(best, key=best.get, reverse=True)
 
 
-def test_server(benchmark, request, workbench, run_state, server_case, texts_file, runner_or_skip):
-    case, plan, budget = server_case, run_state.profile, request.config.option.p99_budget_ms
+def test_server(benchmark, workbench, run_state, server_case, texts_file, runner_or_skip):
+    case, plan, budget = server_case, run_state.profile, run_state.opt.p99_budget_ms
     if case.rank == 0:
         variant = BASELINE
     else:
@@ -51,7 +51,7 @@ def test_server(benchmark, request, workbench, run_state, server_case, texts_fil
         variant = found[case.rank - 1]
     runner_or_skip(variant, case.device)  # built (and cached) here, so a server process only loads it
     server_cores, load_cores, pinning = loadgen.placement(workbench.threads)
-    argv = options.as_cli_args(request.config.option, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
+    argv = options.as_cli_args(run_state.opt, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
     argv += ["--cache-dir", str(workbench.cache.root)] * ("--cache-dir" not in argv)
     offline = {r.batch_size: r.texts_per_s for r in run_state.offline_results
                if (r.device, r.variant, r.strategy) == (case.device, variant, "dynamic")}
