@@ -2,11 +2,9 @@
 process-wide inductor pass, as zentorch's does, then PT2E static int8 in the same process, in either order; and
 `build --check` fails on a variant that disagrees with FP32."""
 
-import os
 import re
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -78,16 +76,8 @@ CHECKED = re.compile(r"^(\S+)\s+cpu .*\n\s+checked: max\|logit - fp32\| ([0-9.]+
 
 
 @pytest.fixture(scope="module")
-def stand_in(tmp_path_factory):
-    site = tmp_path_factory.mktemp("site")
-    (site / "toy_isolation.py").write_text(textwrap.dedent(FAMILY))
-    dist_info = site / "toy_isolation-0.1.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-isolation\nVersion: 0.1\n")
-    (dist_info / "entry_points.txt").write_text("[fastbert_variants.families]\ntoy_isolation = toy_isolation\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
-           "HF_HUB_OFFLINE": "1", "CI": "1"}
-    return site, env, tmp_path_factory.mktemp("cache")
+def stand_in(install_family):
+    return install_family("toy_isolation", FAMILY, entry_point="toy_isolation")
 
 
 def check(stand_in, variants):

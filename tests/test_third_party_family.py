@@ -2,10 +2,8 @@
 listed, built into the cache once, and timed against FP32 by the shipped benchmarks."""
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -41,22 +39,13 @@ class SavedFp32(Variant):
 
 register(SavedFp32("toy-saved-fp32", ("cpu",), "toy-family", "FP32 saved to the cache and loaded back", ("torch",)))
 '''
-ENTRY_POINTS = "[fastbert_variants.families]\ntoy = toy_family\n"
 MODEL = "random:tinybert-4l"  # seeded random weights: nothing to download, seconds to build
 
 
 @pytest.fixture(scope="module")
-def third_party(tmp_path_factory):
+def third_party(install_family):
     """A folder on PYTHONPATH holding the family's module and its distribution's metadata, and the environment."""
-    site = tmp_path_factory.mktemp("site")
-    (site / "toy_family.py").write_text(textwrap.dedent(FAMILY))
-    dist_info = site / "toy_family-0.1.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-family\nVersion: 0.1\n")
-    (dist_info / "entry_points.txt").write_text(ENTRY_POINTS)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
-           "HF_HUB_OFFLINE": "1", "CI": "1"}
-    return site, env, tmp_path_factory.mktemp("toy-cache")
+    return install_family("toy_family", FAMILY, entry_point="toy")
 
 
 def run(args, env, cwd, timeout=300):
