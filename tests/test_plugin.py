@@ -141,3 +141,10 @@ def test_a_platform_without_fcntl_still_runs_pytest_with_the_plugin_installed(tm
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, text=True, capture_output=True, timeout=300)
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
     assert "fastbert-variants-" in done.stdout  # pytest's header: the plugin was loaded, not left out
+
+
+def test_library_messages_name_pytests_options_and_an_alias_its_option():
+    from fastbert_variants.pytest_plugin.options import in_pytest_words
+
+    assert in_pytest_words("pass --model DIR or --model-id X; --cache-dir=D; --benchmark-json; --fastbert-seq-lens 8") \
+        == "pass --fastbert-model DIR or --fastbert-model X; --fastbert-cache-dir=D; --benchmark-json; --fastbert-seq-lens 8"

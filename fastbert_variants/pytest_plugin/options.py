@@ -54,13 +54,14 @@ def for_pytest(table) -> list:
 
 
 ALL_OPTIONS = options.MODEL_OPTIONS + options.DATASET_OPTIONS + RUN_OPTIONS
-_OUR_NAMES = sorted({name.lstrip("-") for names, _ in ALL_OPTIONS for name in names}, key=len, reverse=True)
-_BARE_NAME = re.compile(r"(?<![\w-])--(" + "|".join(map(re.escape, _OUR_NAMES)) + r")(?![\w-])")
+_PRIMARY = {name.lstrip("-"): names[0] for names, _ in ALL_OPTIONS for name in names}  # an alias -> its option
+_BARE_NAME = re.compile(r"(?<![\w-])--(" + "|".join(map(re.escape, sorted(_PRIMARY, key=len, reverse=True)))
+                        + r")(?![\w-])")
 
 
 def in_pytest_words(message: str) -> str:
-    """A message of the library, which names options as the CLI spells them, with pytest's names."""
-    return _BARE_NAME.sub(lambda found: prefixed_name(found.group(1)), message)
+    """A message of the library, which names options as the CLI spells them (aliases too), with pytest's names."""
+    return _BARE_NAME.sub(lambda found: prefixed_name(_PRIMARY[found.group(1)]), message)
 
 
 def add_options(parser) -> None:
