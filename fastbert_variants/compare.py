@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from tabulate import tabulate
 
 from .errors import UserError
-from .results import LatencyResult, OfflineResult, Speedup
+from .results import Speedup
 from .runs import Run
+from .scenarios import SCENARIOS
 from .variants import BASELINE
 
 RULES = ("mann-whitney", "intervals")
@@ -87,9 +88,9 @@ def speedup_changes(base: Run, new: Run, max_speedup_loss: float, rule: str = "m
     if rule not in RULES:
         raise UserError(f"unknown compare rule {rule!r}; use one of {', '.join(RULES)}")
     changes = []
-    for kind in ("latency", "offline"):  # the fixed cells, then the offline scenario: both speedups over FP32
-        new_by_key = {_where(r): r for r in getattr(new, kind)}
-        for r in getattr(base, kind):
+    for scenario in SCENARIOS:  # each scenario's records with a speedup over FP32
+        new_by_key = {_where(r): r for r in scenario.speedups(new)}
+        for r in scenario.speedups(base):
             if r.variant == BASELINE:
                 continue
             key, now = _where(r), new_by_key.get(_where(r))
@@ -105,8 +106,8 @@ def speedup_changes(base: Run, new: Run, max_speedup_loss: float, rule: str = "m
     return changes
 
 
-def _where(result: LatencyResult | OfflineResult) -> str:
-    return f"{result.cell if isinstance(result, LatencyResult) else result.scenario} {result.variant}"
+def _where(result) -> str:
+    return f"{result.where} {result.variant}"
 
 
 def accuracy_changes(base: Run, new: Run, max_accuracy_drop: float) -> list[Change]:
@@ -128,7 +129,7 @@ def accuracy_changes(base: Run, new: Run, max_accuracy_drop: float) -> list[Chan
 def compare_runs(base: Run, new: Run, max_speedup_loss: float, max_accuracy_drop: float, rule: str = "mann-whitney",
                  significance: float = 0.01) -> list[Change]:
     """Every comparable figure, regressions first, then by how far it moved."""
-    if not (base.latency or base.offline) and base.accuracy is None:
+    if not any(s.speedups(base) for s in SCENARIOS) and base.accuracy is None:
         raise UserError("BASE holds no results to compare")
     changes = (speedup_changes(base, new, max_speedup_loss, rule, significance)
                + accuracy_changes(base, new, max_accuracy_drop))

@@ -10,7 +10,6 @@ the pooled blocks of the last runs of a branch, on the same kind of machine.
 from __future__ import annotations
 
 import os
-import re
 import statistics
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Stri
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
+from .db_urls import redacted, shown_url
 from .errors import UserError
 from .results import AccuracyResult, LatencyResult
 from .runs import Run
@@ -28,6 +28,7 @@ from .timing import median_ci
 from .variants import BASELINE
 
 DB_ENV = "FASTBERT_VARIANTS_DB"
+__all__ = ["DB_ENV", "add_run", "baseline", "database_url", "open_history", "redacted", "shown_url", "stored_runs"]
 
 
 class Base(DeclarativeBase):
@@ -87,50 +88,6 @@ def database_url(given: str | None, cache_dir: Path) -> str:
     if url.startswith(("postgresql://", "postgres://")):  # SQLAlchemy's default driver for these is psycopg2
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
-
-
-def shown_url(url: str) -> str:
-    """The URL with no credential left in it: SQLAlchemy's parse, rendered with hide_password, every query value
-    masked (`?password=...`), and a raw '@' in the userinfo (which the parser leaves in the host or the user name)
-    taken as the end of a password; one it cannot parse is masked by hand the same way."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        scheme, _, rest = url.partition("://")
-        head, question, query = rest.partition("?")
-        if "@" in head and not head.startswith("/"):
-            user, _, host = head.rpartition("@")
-            head = f"{re.split('[:@]', user)[0]}:***@{host}"
-        masked = "&".join(f"{pair.partition('=')[0]}=***" for pair in query.split("&")) if question else ""
-        return f"{scheme}://{head}" + (f"?{masked}" if question else "")
-    if parsed.get_backend_name() == "sqlite" and not parsed.query:
-        return url  # a file path: nothing to hide, shown as given
-    if parsed.host and "@" in parsed.host:
-        parsed = parsed.set(password="***", host=parsed.host.rpartition("@")[2])
-    if parsed.username and "@" in parsed.username:
-        parsed = parsed.set(username=parsed.username.partition("@")[0], password="***")
-    if parsed.query:
-        parsed = parsed.set(query={key: "***" for key in parsed.query})
-    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
-
-
-def redacted(text: str, url: str) -> str:
-    """`text` (a driver's error message, which may quote the host or the URL) without any credential of `url`."""
-    from sqlalchemy.engine import make_url
-
-    text = text.replace(url, shown_url(url))
-    try:
-        parsed = make_url(url)
-        secrets = [parsed.password, *parsed.query.values(), (parsed.host or "").rpartition("@")[0],
-                   (parsed.username or "").partition("@")[2]]
-    except (ArgumentError, ValueError):
-        head = url.partition("://")[2].partition("?")[0]
-        secrets = [head.rpartition("@")[0].partition(":")[2]] if "@" in head else []
-    for secret in sorted((str(s) for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -212,7 +169,7 @@ def migrate(engine, revision: str = "head") -> None:
 def machine_kind(run: Run) -> str:
     """What makes two runs' speedups comparable: the CPU, its instruction set, the threads and the GPU."""
     facts, first = run.machine, run.first
-    threads = first.threads if first is not None and first.threads is not None else "?"
+    threads = getattr(first, "threads", None) or "?"
     kind = f"{facts.get('cpu') or 'unknown CPU'} ({facts.get('cpu_isa') or '?'}), {threads} threads"
     return kind + (f", {facts['gpu']}" if facts.get("gpu") else "")
 
@@ -223,16 +180,16 @@ def add_run(engine, run: Run, branch: str | None = None, commit: str | None = No
     if not branch or branch == "(unknown)":
         raise UserError(f"{run.sources[0]} does not say its git branch (run outside a checkout, or a detached HEAD): "
                         "pass --branch NAME")
-    if not run.latency and not run.accuracy:
+    if not run.measured and not run.accuracy:
         raise UserError(f"{', '.join(run.sources)} holds no results to keep")
     stored = StoredRun(
         added_at=datetime.now(timezone.utc), ran_at=run.datetime, commit_id=commit or run.commit.get("id"),
         branch=branch, dirty=run.commit.get("dirty"), machine_kind=kind or machine_kind(run), machine=run.machine,
-        model=(run.first and run.first.model) or next((r.model for r in (run.accuracy or {}).values()), None),
+        model=getattr(run.first, "model", None) or next((r.model for r in (run.accuracy or {}).values()), None),
         source=", ".join(run.sources),
         latency=[StoredLatency(device=r.device, variant=r.variant, batch_size=r.batch_size, seq_len=r.seq_len,
                                cell=r.cell, median_ms=r.median_ms, speedup=r.speedup.median, result=r.to_json())
-                 for r in run.latency],
+                 for r in run.of_kind("latency")],
         accuracy=[StoredAccuracy(key=key, accuracy=r.scores.accuracy, drop_points=r.drop_points,
                                  passed=r.passed, result=r.to_json()) for key, r in (run.accuracy or {}).items()],
     )
@@ -309,5 +266,5 @@ def baseline(engine, branch: str, kind: str, last: int) -> HistoryBaseline:
                                                        accuracy=statistics.median(r.scores.accuracy for r in records)),
                            passed=2 * sum(r.passed for r in records) > len(records))
               for key, records in accuracy.items()}
-    run = Run(latency=pooled, accuracy=merged or None, sources=[f"history #{r.id}" for r in stored])
+    run = Run.of(*pooled, accuracy=merged, sources=[f"history #{r.id}" for r in stored])
     return HistoryBaseline(run, stored)

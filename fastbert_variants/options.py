@@ -1,7 +1,9 @@
-"""Options shared by the CLI and the pytest plugin, declared once as data.
+"""Options shared by the CLI and the pytest plugin, declared once as data, each range and type checked by its type.
 
 Both argparse's `add_argument` and pytest's `parser.addoption` take the same arguments, so one
-table serves both; `dataset_spec` and friends read the parsed values back from either.
+table serves both (pytest's names carry the prefix --fastbert-: pytest_plugin/options.py); `dataset_spec`
+and friends read the parsed values back from either. One spelling per idea: `--devices cpu,cuda` in
+`list`, `build` and pytest alike.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ MODEL_OPTIONS = [
     # pytest keeps its own cache in the ini option cache_dir (.pytest_cache); this option is ours alone.
     (("--cache-dir", "--variant-cache-dir"), dict(dest="variant_cache_dir", default=str(DEFAULT_CACHE_DIR), metavar="DIR",
      help="where built variants are kept (default $FASTBERT_VARIANTS_CACHE or ~/.cache/fastbert-variants)")),
-    (("--threads",), dict(type=int, default=None, metavar="N",
+    (("--threads",), dict(type=lambda text: integer(1)(text), default=None, metavar="N",
      help="threads for torch and ONNX Runtime alike (default: the physical cores)")),
 ]
 DATASET_OPTIONS = [
@@ -37,7 +39,13 @@ DATASET_OPTIONS = [
      help="labels are the numeric prefix of the label column: '0_not_relevant' -> 0")),
     (("--drop-unlabelled",), dict(action="store_true", default=False,
      help="score only the rows that have a label (without it, unlabelled rows are refused); the table says how many")),
-    (("--max-samples",), dict(type=int, default=None, metavar="N", help="score only the first N rows")),
+    (("--max-samples",), dict(type=lambda text: integer(1)(text), default=None, metavar="N",
+     help="score only the first N rows")),
+]
+SELECTION_OPTIONS = [
+    (("--variants",), dict(default="all", help="comma-separated variant names, or all")),
+    (("--devices", "--device"), dict(dest="devices", default=None,
+     help="comma-separated devices: cpu,cuda (default: cpu, plus cuda when torch sees a GPU)")),
 ]
 
 
@@ -55,6 +63,21 @@ def number(minimum: float = 0.0, above: bool = False):
         return value
 
     parse.__name__ = "number"  # what argparse names the type in its message
+    return parse
+
+
+def integer(minimum: int = 0):
+    """An option type: a whole number of at least `minimum`; anything else is a one-line usage error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least {minimum}")
+        return value
+
+    parse.__name__ = "integer"
     return parse
 
 

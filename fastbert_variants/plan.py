@@ -1,4 +1,4 @@
-"""What a run measures: the profiles, the selection the options name, and the case matrix. No pytest here."""
+"""What a run measures: the profiles and the selection the options name (each scenario makes its cases). No pytest here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from .variants import BASELINE, DEVICES, REGISTRY, pairs
 
 SEQ_LENS = (16, 32, 64, 128, 256, 512)
 BATCH_SIZES = (1, 8)
-OFFLINE_BATCH_SIZES = (1, 8, 32)  # the offline scenario: the dataset's texts at these batch sizes
 OFFLINE_STRATEGIES = ("dynamic", "length-buckets")  # at batch 1 the two are the same: dynamic alone runs there
 
 
@@ -56,54 +55,6 @@ PROFILES = {
                     server_settings=tuple((b, w) for b in (1, 8, 32) for w in (1.0, 5.0) if b > 1 or w == 1.0),
                     server_step=0.1, offline_strategies=OFFLINE_STRATEGIES),
 }
-
-
-@dataclass(frozen=True)
-class LatencyCase:
-    device: str
-    batch_size: int
-    seq_len: int
-    variant: str
-
-    @property
-    def cell(self) -> str:
-        return f"{self.device}-b{self.batch_size}-s{self.seq_len}"
-
-    @property
-    def id(self) -> str:
-        return f"{self.cell}-{self.variant}"
-
-
-@dataclass(frozen=True)
-class OfflineCase:
-    device: str
-    batch_size: int
-    strategy: str
-    variant: str
-
-    @property
-    def scenario(self) -> str:
-        return f"{self.device}-offline-b{self.batch_size}-{self.strategy}"
-
-    @property
-    def id(self) -> str:
-        return f"{self.scenario}-{self.variant}"
-
-
-@dataclass(frozen=True)
-class ServerCase:
-    """The server scenario's n-th variant: 0 is torch-fp32, then the best gated variants of the offline scenario."""
-
-    device: str
-    rank: int
-
-    @property
-    def id(self) -> str:
-        return f"{self.device}-{BASELINE}" if self.rank == 0 else f"{self.device}-offline-best-{self.rank}"
-
-
-def server_cases(devices, shortlist: int) -> list[ServerCase]:
-    return [ServerCase(device, rank) for device in devices for rank in range(shortlist + 1)]
 
 
 def profile(name: str) -> Profile:
@@ -169,29 +120,6 @@ class Selection:
             return (f"left out of --profile {self.profile_name}: {reason}; run --profile full or name it "
                     "in --variants")
         return None
-
-
-def latency_cases(names, devices, batch_sizes, seq_lens) -> list[LatencyCase]:
-    """Cells in order, FP32 first in each, so a cell's variants run side by side."""
-    chosen = pairs(names, tuple(devices))
-    cases = []
-    for device in devices:
-        in_device = [v for d, v in chosen if d == device]
-        ordered = [BASELINE] * (BASELINE in in_device) + [v for v in in_device if v != BASELINE]
-        cases += [LatencyCase(device, b, s, v) for b in batch_sizes for s in seq_lens for v in ordered]
-    return cases
-
-
-def offline_cases(names, devices, strategies=OFFLINE_STRATEGIES) -> list[OfflineCase]:
-    """Per device, batch size and strategy, FP32 first: its first pass over the traffic is its own cold pass."""
-    chosen = pairs(names, tuple(devices))
-    cases = []
-    for device in devices:
-        in_device = [v for d, v in chosen if d == device]
-        ordered = [BASELINE] * (BASELINE in in_device) + [v for v in in_device if v != BASELINE]
-        cases += [OfflineCase(device, batch_size, strategy, v) for batch_size in OFFLINE_BATCH_SIZES
-                  for strategy in strategies if batch_size > 1 or strategy == "dynamic" for v in ordered]
-    return cases
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .recommend import Recommendation
+from .results import accuracy_key
 from .variants import BASELINE
 
 
@@ -39,7 +39,7 @@ def _grid(plt, count: int, width: float = 4.8, height: float = 3.6):
     return fig, list(axes.flat[:count])
 
 
-def latency_by_seq_len(latency: list[dict], path: Path) -> Path:
+def latency_by_seq_len(latency: list, path: Path) -> Path:
     """Median latency against sequence length, one line per variant, one panel per (device, batch size)."""
     plt = _pyplot()
     panels = list(dict.fromkeys((r.device, r.batch_size) for r in latency))
@@ -58,7 +58,7 @@ def latency_by_seq_len(latency: list[dict], path: Path) -> Path:
     return _save(fig, path)
 
 
-def speedup_per_cell(latency: list[dict], path: Path) -> Path:
+def speedup_per_cell(latency: list, path: Path) -> Path:
     """Interleaved speedup over FP32 with its 95% interval, one panel per cell; the line at 1 is FP32."""
     plt = _pyplot()
     cells = list(dict.fromkeys(r.cell for r in latency))
@@ -80,8 +80,7 @@ def speedup_per_cell(latency: list[dict], path: Path) -> Path:
     return _save(fig, path)
 
 
-def accuracy_against_speedup(latency: list[dict], accuracy: dict, recommendations: list[Recommendation],
-                             path: Path) -> Path:
+def accuracy_against_speedup(latency: list, accuracy: dict, recommendations: list, path: Path) -> Path:
     """Each variant's accuracy drop against its speedup, per cell, with the gate and the recommended variant."""
     plt = _pyplot()
     recommended = {rec.cell: rec.variant for rec in recommendations}
@@ -89,7 +88,7 @@ def accuracy_against_speedup(latency: list[dict], accuracy: dict, recommendation
     fig, axes = _grid(plt, len(cells))
     for ax, cell in zip(axes, cells, strict=True):
         for index, r in enumerate(r for r in latency if r.cell == cell):
-            record = accuracy.get(f"{r.device}/{r.variant}")
+            record = accuracy.get(accuracy_key(r.device, r.variant))
             if r.variant != BASELINE and record is None:
                 continue
             drop = 0.0 if record is None else record.drop_points
@@ -167,20 +166,6 @@ def server_p99(server, path: Path) -> Path:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     return _save(fig, path)
-
-
-def draw_run(run, recommendations: list[Recommendation], out: Path | None = None) -> list[Path]:
-    """The plots of a run in `out` (those its results allow); with out=None, only the paths they would have."""
-    plans = [(offline_throughput, (run.offline,), "offline_throughput.png")] * bool(run.offline) + \
-        [(server_p99, (run.server,), "server_p99.png")] * bool(run.server) + \
-        [(latency_by_seq_len, (run.latency,), "latency_by_seq_len.png"),
-         (speedup_per_cell, (run.latency,), "speedup_per_cell.png")] * bool(run.latency) + \
-        [(accuracy_against_speedup, (run.latency, run.accuracy, recommendations),
-          "accuracy_against_speedup.png")] * bool(run.latency and run.accuracy)
-    if out is None:
-        return [Path(name) for _, _, name in plans]
-    out.mkdir(parents=True, exist_ok=True)
-    return [plot(*arguments, out / name) for plot, arguments, name in plans]
 
 
 def history_plot(series: dict[str, dict[str, list[tuple[int, float]]]], out: Path, title: str) -> Path:

@@ -15,7 +15,6 @@ for ONNX graphs (ORTQuantizer's nodes_to_exclude, NNCF's IgnoredScope). The grou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "fp8")
 KEEP_FLOAT_GROUPS = ("ffn-down", "attention-matmuls", "classifier")
@@ -61,40 +60,6 @@ FP32 = Recipe()
 def ffn_width(config) -> int | None:
     """The feed-forward width (BERT: intermediate_size; DistilBERT: hidden_dim)."""
     return getattr(config, "intermediate_size", None) or getattr(config, "hidden_dim", None)
-
-
-def float_linears(model, recipe: Recipe) -> list[str]:
-    """Names of the nn.Linear modules of a torch model that the recipe keeps in float."""
-    import torch
-
-    width, labels = ffn_width(model.config), model.config.num_labels
-    kept = []
-    for name, module in model.named_modules():
-        if not isinstance(module, torch.nn.Linear):
-            continue
-        if ("ffn-down" in recipe.keep_float and module.in_features == width) or (
-                "classifier" in recipe.keep_float and module.out_features == labels):
-            kept.append(name)
-    return sorted(kept)
-
-
-def float_matmuls(onnx_path: Path, config, recipe: Recipe) -> list[str]:
-    """Names of the MatMul nodes of an ONNX graph that the recipe keeps in float."""
-    import onnx
-
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    weights = {init.name: tuple(init.dims) for init in graph.initializer}
-    width, labels = ffn_width(config), config.num_labels
-    kept = []
-    for node in graph.node:
-        if node.op_type not in ("MatMul", "Gemm"):
-            continue
-        shapes = [weights[name] for name in node.input if name in weights and len(weights[name]) == 2]
-        if ("ffn-down" in recipe.keep_float and shapes and shapes[0][0] == width) or (
-                "classifier" in recipe.keep_float and shapes and labels in shapes[0] and shapes[0][0] != width) or (
-                "attention-matmuls" in recipe.keep_float and node.op_type == "MatMul" and not shapes):
-            kept.append(node.name)
-    return kept
 
 
 def torch_dtype(precision: str):

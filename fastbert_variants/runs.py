@@ -1,7 +1,8 @@
-"""A finished run read back from disk: pytest-benchmark's JSON and the suite's accuracy JSON.
+"""A run: one container from the first test to the report, the JSON and the history.
 
-`report` and `compare` take what a run wrote (`--benchmark-json`, `--accuracy-json`), either as
-the files themselves or as the folder that holds them as benchmark.json and accuracy.json.
+The pytest session fills one `Run` as its tests measure; `report`, `compare` and `history` read one back
+from what a run wrote (`--benchmark-json`, `--fastbert-accuracy-json`), either as the files themselves or
+as the folder that holds them as benchmark.json and accuracy.json.
 """
 
 from __future__ import annotations
@@ -11,15 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
-from .results import (
-    AccuracyResult,
-    LatencyResult,
-    MalformedResult,
-    OfflineResult,
-    ServerResult,
-    read_accuracy,
-    read_result,
-)
+from .results import AccuracyResult, MalformedResult, read_accuracy, read_result
+from .scenarios import SCENARIOS
 
 
 class NoResults(UserError):
@@ -28,24 +22,40 @@ class NoResults(UserError):
 
 @dataclass
 class Run:
-    """The typed results of each test (from its `extra_info`) and accuracy records keyed `device/variant`."""
+    """Every scenario's records by kind (in the order measured) and the accuracy records by their key."""
 
-    latency: list[LatencyResult] = field(default_factory=list)
-    offline: list[OfflineResult] = field(default_factory=list)
-    server: list[ServerResult] = field(default_factory=list)
+    records: dict[str, list] = field(default_factory=dict)  # kind (a record's KIND) -> its records
     accuracy: dict[str, AccuracyResult] | None = None  # None: this run did not score accuracy
     sources: list[str] = field(default_factory=list)
-    machine: dict = field(default_factory=dict)  # machine_info["fastbert_variants"]: CPU, GPU, versions, GEMM peaks
+    machine: dict = field(default_factory=dict)  # machine_info["fastbert_variants"]: CPU, GPU, versions, CPU share
     commit: dict = field(default_factory=dict)  # pytest-benchmark's commit_info: id, branch, dirty
     datetime: str | None = None
 
+    @classmethod
+    def of(cls, *records, accuracy: list[AccuracyResult] | dict | None = None, **facts) -> Run:
+        run = cls(**facts)
+        for record in records:
+            run.add(record)
+        for record in (accuracy.values() if isinstance(accuracy, dict) else accuracy or ()):
+            run.add_accuracy(record)
+        return run
+
+    def add(self, record) -> None:
+        self.records.setdefault(record.KIND, []).append(record)
+
+    def add_accuracy(self, record: AccuracyResult) -> None:
+        self.accuracy = {**(self.accuracy or {}), record.key: record}
+
+    def of_kind(self, kind: str) -> list:
+        return self.records.get(kind, [])
+
     @property
-    def first(self) -> LatencyResult | OfflineResult | ServerResult | None:
-        return next(iter([*self.latency, *self.offline, *self.server]), None)
+    def first(self):
+        return next((r for records in self.records.values() for r in records), None)
 
     @property
     def measured(self) -> bool:
-        return bool(self.latency or self.offline or self.server)
+        return any(self.records.values())
 
 
 def _read_json(path: Path) -> object:
@@ -62,9 +72,9 @@ def _read_json(path: Path) -> object:
 RETIRED_KINDS = ("batching", "serving")
 
 
-def suite_results(data: dict, path: Path) -> dict[str, list]:
-    """The suite's results from pytest-benchmark's JSON by kind, as records; other tests' entries are ignored."""
-    found = {"latency": [], "offline": [], "server": []}
+def suite_results(data: dict, path: Path) -> list:
+    """The suite's results from pytest-benchmark's JSON, as records; other tests' entries are ignored."""
+    found = []
     benchmarks = data.get("benchmarks")
     if not isinstance(benchmarks, list):
         raise UserError(f"{path}: 'benchmarks' is {type(benchmarks).__name__}, not a list; give the file that "
@@ -77,8 +87,8 @@ def suite_results(data: dict, path: Path) -> dict[str, list]:
             record = read_result(info)
         except MalformedResult as exc:
             raise UserError(f"{path}: {entry.get('name', 'a benchmark')}: {exc}") from None
-        found[record.KIND].append(record)
-    if not any(found.values()):
+        found.append(record)
+    if not found:
         raise NoResults(f"{path} holds no fastbert-variants results; write one with "
                         "`pytest benchmarks --benchmark-json PATH`")
     return found
@@ -94,6 +104,7 @@ def _facts_kept_per_result(data: dict) -> dict:
 
 
 def accuracy_records(data: dict, path: Path) -> dict[str, AccuracyResult]:
+    """What --fastbert-accuracy-json wrote: each record under its key (AccuracyResult.key)."""
     if not data:
         raise NoResults(f"{path} holds no accuracy records; write them with `pytest accuracy --fastbert-accuracy-json PATH`")
     try:
@@ -105,6 +116,7 @@ def accuracy_records(data: dict, path: Path) -> dict[str, AccuracyResult]:
 def load_run(*paths: str | Path) -> Run:
     """Read each path (a benchmark JSON, an accuracy JSON, or a folder holding either) into one Run."""
     run = Run()
+    SCENARIOS.load()  # every installed scenario's record kind can be read
     if not paths:
         raise UserError("no run given; give the JSON files or the folder a run wrote")
     for given in paths:
@@ -128,8 +140,8 @@ def load_run(*paths: str | Path) -> Run:
 
 def _read_into(run: Run, data, file: Path) -> None:
     if isinstance(data, dict) and "benchmarks" in data:
-        for kind, results in suite_results(data, file).items():
-            getattr(run, kind).extend(results)
+        for record in suite_results(data, file):
+            run.add(record)
         run.machine = (data.get("machine_info") or {}).get("fastbert_variants") or run.machine or \
             _facts_kept_per_result(data)
         run.commit = data.get("commit_info") or run.commit

@@ -56,7 +56,7 @@ def kernel_rows(results) -> list[list[str]]:
 def accuracy_rows(accuracy: dict) -> list[list[str]]:
     rows = [["device/variant", "rows", "accuracy", "FP32", "drop (points)", "drop (% of FP32)", "gate",
              "flips ->wrong/->right", "McNemar p (two-sided; one-sided where gated)", "verdict"]]
-    for key, r in accuracy.items():
+    for key, r in accuracy.items():  # keyed by AccuracyResult.key
         c, gate = r.comparison, r.gate
         scored = "" if r.rows is None else str(r.rows)
         if r.sampled:

@@ -6,8 +6,15 @@ import json
 import pytest
 
 from fastbert_variants.cli import main
-from fastbert_variants.report import recommend
 from fastbert_variants.results import LatencyResult, read_accuracy
+from fastbert_variants.runs import Run
+from fastbert_variants.scenarios import SCENARIOS
+from fastbert_variants.scenarios.cells import recommendation_lines
+
+
+def recommend(latency, accuracy):
+    """The fixed cells' recommendations of these records."""
+    return SCENARIOS["cells"].recommend(Run.of(*latency, accuracy=accuracy))
 
 # (variant, speedup over FP32, 95% CI) per cell; FP32's own median in ms.
 CELLS = {"cpu-b1-s16": 10.0, "cpu-b1-s128": 30.0}
@@ -160,7 +167,6 @@ def test_a_fall_inside_both_runs_intervals_is_noise_not_a_regression(base_run, t
 
 
 def test_a_tie_goes_to_the_smaller_accuracy_drop_and_says_so():
-    from fastbert_variants.report import recommendation_lines
 
     latency = [latency_result("cpu-b1-s128", "torch-fp32", 1.0, [1.0, 1.0]),
                {**latency_result("cpu-b1-s128", "torch-dynamic-int8", 1.25, [1.24, 1.28]), "size_mb": 40},

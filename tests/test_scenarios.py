@@ -40,6 +40,11 @@ def server(variant, capacity):
     return ServerResult(variant, "cpu", 100.0, capacity, 16, 5.0, points, 2, 11, 0.15, "not pinned", 2, "default", 4.0)
 
 
+def lines_of(report, title: str) -> list[str]:
+    """The lines of the report's block whose title starts with `title`."""
+    return next(lines for heading, lines in report.blocks() if heading.startswith(title))
+
+
 @pytest.mark.parametrize("record", [cell("ort-fp32", 128, 1.3), offline("openvino-int8", 8, 2.4, 300.0),
                                     server("openvino-int8", 180.0)])
 def test_every_record_reads_back_what_it_wrote(record):
@@ -67,8 +72,8 @@ def test_an_old_run_reads_and_its_retired_kinds_are_left_out(tmp_path):
     path = tmp_path / "benchmark.json"
     path.write_text(json.dumps({"benchmarks": [{"name": "t", "extra_info": info} for info in [old, *retired]]}))
     run = load_run(path)
-    assert [r.cell for r in run.latency] == ["cpu-b1-s128"] and run.latency[0].speedup.ratios == ()
-    assert run.machine["cpu"] == "AMD EPYC" and not run.offline and not run.server
+    assert [r.cell for r in run.of_kind("latency")] == ["cpu-b1-s128"] and run.of_kind("latency")[0].speedup.ratios == ()
+    assert run.machine["cpu"] == "AMD EPYC" and not run.of_kind("offline") and not run.of_kind("server")
 
 
 def test_the_capacity_search_finds_the_knee_within_one_step_of_a_sweep():
@@ -99,11 +104,11 @@ def test_a_capacity_the_machine_moved_under_is_confirmed_and_reported_unsteady()
     result = ServerResult("openvino-int8", "cpu", 100.0, capacity, 1, 0.0, tuple(points), 1, len(points), 0.1, "not pinned")
     assert result.contradicting == (points[-1],) and result.to_json()["contradicting_rates"] == [capacity]
     assert not server("openvino-int8", 180.0).contradicting
-    run = Run(server=[server("torch-fp32", 20.0), result])
-    (served,) = Report(run).server_lines()
+    run = Run.of(server("torch-fp32", 20.0), result)
+    (served,) = lines_of(Report(run), "server")
     assert f"UNSTEADY: {capacity:.1f}/s went over (p99 1000 ms)" in served
-    fp32_unsteady = Run(server=[dataclasses.replace(result, variant="torch-fp32"), server("openvino-int8", 180.0)])
-    (served,) = Report(fp32_unsteady).server_lines()
+    fp32_unsteady = Run.of(dataclasses.replace(result, variant="torch-fp32"), server("openvino-int8", 180.0))
+    (served,) = lines_of(Report(fp32_unsteady), "server")
     assert f"(torch-fp32: {capacity:.1f}/s, UNSTEADY: 1 of its loads contradict it, " in served
 
 
@@ -213,19 +218,19 @@ def test_offline_traffic_chunks_cover_every_batch_once():
 
 
 def test_the_report_leads_with_the_scenarios_and_says_where_the_fixed_cell_disagrees():
-    run = Run(latency=[cell("torch-fp32", 16, 1.0), cell("ort-int8-dynamic", 16, 2.5), cell("openvino-int8", 16, 2.0)],
-              offline=[offline("torch-fp32", 1, 1.0, 70.0), offline("ort-int8-dynamic", 1, 1.6, 112.0, first_pass_s=9.0),
-                       offline("openvino-int8", 1, 2.9, 203.0)],
-              server=[server("torch-fp32", 60.0), server("openvino-int8", 180.0)], machine={"cpu": "AMD EPYC"})
+    run = Run.of(cell("torch-fp32", 16, 1.0), cell("ort-int8-dynamic", 16, 2.5), cell("openvino-int8", 16, 2.0),
+                 offline("torch-fp32", 1, 1.0, 70.0), offline("ort-int8-dynamic", 1, 1.6, 112.0, first_pass_s=9.0),
+                 offline("openvino-int8", 1, 2.9, 203.0), server("torch-fp32", 60.0), server("openvino-int8", 180.0),
+                 machine={"cpu": "AMD EPYC"})
     report = Report(run)
     titles = [title for title, _ in report.blocks()]
     assert [t.split(":")[0] for t in titles] == ["offline", "server", "fixed cells"]
-    (line,) = report.offline_lines()
+    (line,) = lines_of(report, "offline")
     assert line.startswith("cpu-offline-b1") and ": openvino-int8, 203.0 texts/s, 2.90x" in line
     assert "DISAGREES with the fixed cell cpu-b1-s16, which recommends ort-int8-dynamic" in line
     assert "on this traffic ort-int8-dynamic is 1.60x torch-fp32, against 2.50x in the cell" in line
     assert "first pass over these lengths ran at" in line
-    (served,) = report.server_lines()
+    (served,) = lines_of(report, "server")
     assert "openvino-int8, 180.0 requests/s" in served and "(torch-fp32: 60.0/s, 3.00x)" in served
     markdown = report.markdown([])
     assert markdown.index("### Offline") < markdown.index("### Server") < markdown.index("### Fixed cells")
@@ -243,8 +248,8 @@ def test_a_run_written_before_the_records_reads_compares_and_reports(tmp_path, c
     from fastbert_variants.runs import load_run
 
     run = load_run(OLD_RUN)
-    assert len(run.latency) == 14 and {r.cell for r in run.latency} == {"cpu-b1-s128"}
-    assert all(len(r.speedup.ratios) == 12 for r in run.latency if r.variant != "torch-fp32")
+    assert len(run.of_kind("latency")) == 14 and {r.cell for r in run.of_kind("latency")} == {"cpu-b1-s128"}
+    assert all(len(r.speedup.ratios) == 12 for r in run.of_kind("latency") if r.variant != "torch-fp32")
     assert run.machine["cpu_isa"] == "avx512_vnni" and len(run.accuracy) == 22
     assert main(["compare", str(OLD_RUN), str(OLD_RUN)]) == 0
     assert "0 regression(s) in 35 comparisons" in capsys.readouterr().out
@@ -261,3 +266,31 @@ def test_the_output_check_where_timed_fails_nan_wrong_shape_and_drift():
     assert "shape" in disagreement(fp32[:, :1], fp32, 0.05)
     assert "differ from FP32's by 0.2000" in disagreement(fp32 + 0.2, fp32, 0.05)
     assert disagreement(np.vstack([fp32[:1], [[9.0, 9.0]]]), fp32[:1].repeat(2, 0), 0.05, rows=1) is None  # filler rows
+
+
+def test_a_record_of_format_1_is_upgraded_in_one_step_and_a_newer_format_is_refused():
+    from fastbert_variants.results import FORMAT, upgrade
+
+    old = {"variant": "ort-fp32", "device": "cpu", "batch_size": 1, "seq_len": 16, "median_ms": 2.0,
+           "speedup_vs_fp32": 1.4}  # the oldest runs: no kind, no format, a speedup without interval or blocks
+    record = read_result(old)
+    assert record.speedup.ci95 == (1.4, 1.4) and record.speedup.order == "ABBA" and record.speedup.settle_calls == 0
+    assert upgrade(old)["format"] == FORMAT and "format" not in old  # a copy: the input is left as it was
+    written = record.to_json()
+    assert written["format"] == FORMAT and read_result(written) == record
+    with pytest.raises(MalformedResult, match="format 3, newer than this fastbert-variants reads"):
+        read_result({**written, "format": 3})
+
+
+def test_an_accuracy_record_says_its_text_set_and_makes_its_key():
+    from fastbert_variants.results import accuracy_key, read_accuracy
+
+    assert accuracy_key("cpu", "ort-fp32") == "cpu/ort-fp32"
+    assert accuracy_key("cpu", "ort-fp32", "long-texts") == "cpu/ort-fp32/long-texts"
+    from pathlib import Path
+
+    written = Path(__file__).parent / "data" / "runs" / "quick-2026-12-02-before" / "accuracy.json"  # before text_set
+    records = read_accuracy(json.loads(written.read_text()))
+    assert {r.text_set for r in records.values()} == {"dataset", "long-texts"}
+    for key, record in records.items():
+        assert record.key == key and record.text_set in ("dataset", "long-texts")

@@ -29,13 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=commands.cmd_info)
 
     listing = subcommands.add_parser("list", help="every variant, per device, and whether it can run here")
-    listing.add_argument("--devices", nargs="+", default=list(DEVICES), choices=DEVICES)
+    options.add_options(listing.add_argument, [o for o in options.SELECTION_OPTIONS if "--devices" in o[0]])
     listing.set_defaults(func=commands.cmd_list)
 
     build = subcommands.add_parser("build", help="build variants into the cache, printing time and size")
     options.add_options(build.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
-    build.add_argument("--variants", default="all", help="comma-separated names, or all")
-    build.add_argument("--device", default="cpu", choices=DEVICES)
+    options.add_options(build.add_argument, options.SELECTION_OPTIONS)
     build.add_argument("--check", action="store_true",
                        help="also run each on 16 texts against torch-fp32; exit 1 when one is past its recipe's tolerance")
     build.set_defaults(func=commands.cmd_build)

@@ -52,7 +52,7 @@ def cmd_info(args) -> int:
 
 def cmd_list(args) -> int:
     from ..hardware import cpu_family_model, cpu_isa, cpu_name
-    from ..variants import REGISTRY, pairs
+    from ..variants import DEVICES, REGISTRY, pairs
 
     print(f"cpu: {cpu_name()}{f' ({cpu_family_model()})' if cpu_family_model() else ''}, best ISA {cpu_isa()}")
     by_distribution: dict[str, list[str]] = {}
@@ -60,7 +60,9 @@ def cmd_list(args) -> int:
         by_distribution.setdefault(distribution, []).append(family)
     print("variant families: " + "; ".join(f"{', '.join(f)} (from {d})" for d, f in by_distribution.items()))
     rows = []
-    for device, name in pairs(devices=tuple(args.devices)):
+    from ..plan import device_names
+
+    for device, name in pairs(devices=tuple(device_names(args.devices) or DEVICES)):
         variant = REGISTRY[name]
         reason, slow = variant.unavailable_reason(device), variant.slow_reason(device)
         available = f"no: {reason}" if reason else f"yes, slow here: {slow}" if slow else "yes"
@@ -81,7 +83,9 @@ def cmd_build(args) -> int:
     bench = _workbench(args, hash_contents=args.check)
     started = time.perf_counter()
     disagreeing = []
-    for made in bench.build_each(plan.variant_names(args.variants), args.device, check=args.check):
+    builds = (made for device in plan.device_names(args.devices) or ["cpu"]
+              for made in bench.build_each(plan.variant_names(args.variants), device, check=args.check))
+    for made in builds:
         if made.disagreement:
             disagreeing.append(made)
         if made.skipped:
@@ -107,7 +111,6 @@ def cmd_build(args) -> int:
 
 def cmd_report(args) -> int:
     """Markdown summary and PNG plots of a run, led by the recommendation per scenario."""
-    from .. import plots
     from ..files import write_atomically
     from ..report import Report
     from ..runs import NoResults, load_run
@@ -123,10 +126,10 @@ def cmd_report(args) -> int:
         print(f"nothing to report: {exc} (every test skipped? pytest's summary says why)")
         return 0
     report, out = Report(run), Path(args.out)
-    markdown = report.markdown(plots.draw_run(run, report.cells))  # rendered first: a result it cannot read writes nothing
+    markdown = report.markdown(report.draw())  # rendered first: a result it cannot read writes nothing
     for title, lines in report.blocks():
         print("\n".join([f"recommended, {title}:", *lines]))
-    made = plots.draw_run(run, report.cells, out)
+    made = report.draw(out)
     write_atomically(out / "summary.md", markdown)
     print(f"wrote {out / 'summary.md'} and {len(made)} plots: {', '.join(p.name for p in made)}")
     return 0
@@ -172,6 +175,10 @@ def cmd_history_add(args) -> int:
     print(f"stored run #{stored.id} in {history.shown_url(url)}: branch {stored.branch}, commit "
           f"{(stored.commit_id or '?')[:12]}, {stored.machine_kind}; {len(stored.latency)} latency and "
           f"{len(stored.accuracy)} accuracy results")
+    left_out = {kind: len(records) for kind, records in run.records.items() if kind != "latency" and records}
+    if left_out:  # said, not lost quietly: the history's schema keeps the fixed cells and the accuracy gates
+        print("not kept (the history stores latency and accuracy records only): "
+              + ", ".join(f"{count} {kind}" for kind, count in left_out.items()))
     return 0
 
 

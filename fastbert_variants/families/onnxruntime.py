@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..hardware import OPTIMUM_ISA, cpu_isa
-from ..recipes import Recipe, float_matmuls
+from ..recipes import Recipe
 from ..variants import register
 from ..variants.base import BuildContext, Variant, folder_bytes
-from ..variants.onnx_export import exported_fp32, op_counts
+from ..variants.onnx_export import exported_fp32, float_matmuls, op_counts
 from ..variants.ort_session import (
     SESSION_CONFIG,
     IoBoundOrtRunner,

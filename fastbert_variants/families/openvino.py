@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from ..hardware import NO_NATIVE_BF16, cpu_has_native_bf16
-from ..recipes import Recipe, float_matmuls
+from ..recipes import Recipe
 from ..variants import register
 from ..variants.base import Runner, Variant, folder_bytes
-from ..variants.onnx_export import exported_fp32
+from ..variants.onnx_export import exported_fp32, float_matmuls
 
 CALIBRATION_SAMPLES = 128
 

@@ -12,10 +12,10 @@ import time
 import warnings
 from dataclasses import dataclass
 
-from ..recipes import Recipe, float_linears
+from ..recipes import Recipe
 from ..variants import register
 from ..variants.base import Variant, VariantUnavailable
-from ..variants.torch_common import torch_runner
+from ..variants.torch_common import float_linears, torch_runner
 
 
 @dataclass(frozen=True)

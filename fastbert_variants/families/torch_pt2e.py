@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..recipes import Recipe, float_linears
+from ..recipes import Recipe
 from ..variants import register
 from ..variants.base import Variant, VariantUnavailable
-from ..variants.torch_common import compile_module, compiled_runner
+from ..variants.torch_common import compile_module, compiled_runner, float_linears
 
 EXPORT_BATCH, EXPORT_SEQ_LEN = 2, 16  # above 1 in both, so neither dimension is specialized to a constant
 X86_QUANTIZER = "torchao.quantization.pt2e.quantizer.x86_inductor_quantizer"  # registers torchao's x86 lowerings

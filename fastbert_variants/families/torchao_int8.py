@@ -17,10 +17,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..recipes import Recipe, float_linears
+from ..recipes import Recipe
 from ..variants import register
 from ..variants.base import Variant
-from ..variants.torch_common import compile_module, compiled_runner, torch_runner
+from ..variants.torch_common import compile_module, compiled_runner, float_linears, torch_runner
 
 FLOAT8_CAPABILITY = (8, 9)
 

@@ -15,14 +15,10 @@ from .. import plan
 from ..errors import UserError
 from . import summary
 from .fixtures import (  # noqa: F401  (pytest finds the fixtures among the plugin's names)
-    cell_batch,
-    gemm_peaks,
+    fastbert,
     long_text_scorer,
-    offline_traffic,
     run_state,
-    runner_or_skip,
     scorer,
-    shared_timing,
     trained_model,
     workbench,
 )
@@ -60,19 +56,34 @@ def pytest_xdist_node_collection_finished(node, ids):
 
 
 def pytest_generate_tests(metafunc):
+    """Each scenario's cases for the test that asks for its case fixture; the accuracy tests' variant cases."""
+    if not any(name.endswith("_case") for name in metafunc.fixturenames):
+        return  # not one of ours: nothing imported
+    from ..scenarios import SCENARIOS
+
     state: RunState = metafunc.config.stash[STATE]
     selection = state.selection
     cases = {  # each made only for a test that asks for it: state.devices asks torch whether a GPU is there
-        "latency_case": lambda: plan.latency_cases(selection.variants, state.devices, selection.batch_sizes,
-                                                   selection.seq_lens),
-        "offline_case": lambda: plan.offline_cases(selection.variants, state.devices, state.profile.offline_strategies),
-        "server_case": lambda: plan.server_cases(state.devices, state.profile.server_shortlist),
+        **{s.case_fixture: (lambda s=s: s.cases(selection, state.devices)) for s in SCENARIOS},
         "accuracy_case": lambda: plan.variant_cases(selection.variants, state.devices, with_baseline=False),
         "property_case": lambda: plan.variant_cases(selection.variants, state.devices, with_baseline=True),
     }
     for fixture, make in cases.items():
         if fixture in metafunc.fixturenames:
             metafunc.parametrize(fixture, [pytest.param(c, id=c.id, marks=_marks(selection, c)) for c in make()])
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """The server scenario's tests last: its shortlist then knows the accuracy gates of this session (without them it
+    serves the fastest offline variants ungated, and the recommendation excludes one that then fails its gate)."""
+    items.sort(key=lambda item: "server_case" in getattr(getattr(item, "callspec", None), "params", {}))
+
+
+def pytest_collection_finish(session):
+    state = session.config.stash.get(STATE, None)
+    if state is not None:
+        state.items = list(session.items)
 
 
 def _marks(selection: plan.Selection, case) -> list:
@@ -97,10 +108,11 @@ def pytest_runtest_call(item):
     except Exception as exc:
         state = item.config.stash.get(STATE, None)
         if state is not None and state.engaged:
+            from ..scenarios import NotMeasured
             from ..variants import VariantUnavailable
 
-            if isinstance(exc, VariantUnavailable):
-                pytest.skip(str(exc))
+            if isinstance(exc, VariantUnavailable | NotMeasured):
+                pytest.skip(in_pytest_words(str(exc)))
             if isinstance(exc, UserError):  # what the user gave cannot be judged (one label, say): one line, exit 2
                 pytest.exit(f"fastbert-variants: {in_pytest_words(str(exc))}", returncode=2)
         raise

@@ -13,9 +13,7 @@ from types import SimpleNamespace
 from .. import gates, options, plan
 from ..errors import UserError
 
-RUN_OPTIONS = [
-    (("--variants",), dict(default="all", help="comma-separated variant names, or all")),
-    (("--devices",), dict(default=None, help="cpu,cuda (default: cpu, plus cuda when a GPU is present)")),
+RUN_OPTIONS = options.SELECTION_OPTIONS + [
     (("--profile",), dict(dest="suite_profile", default="full", choices=sorted(plan.PROFILES),
      help="quick: lengths 16,128,512, batch 1, fewer rounds, no compile-heavy variants; full: the whole matrix")),
     (("--seq-lens",), dict(default=None, help="override the profile's sequence lengths, e.g. 16,128")),
@@ -25,10 +23,10 @@ RUN_OPTIONS = [
     (("--p99-budget-ms",), dict(type=options.number(0, above=True), default=100.0, metavar="MS",
      help="the server scenario's latency budget: capacity is the highest Poisson rate whose p99 stays within it "
           "(default 100)")),
-    (("--slow-variant-rows",), dict(type=int, default=1500, metavar="N",
+    (("--slow-variant-rows",), dict(type=options.integer(0), default=1500, metavar="N",
      help="rows a variant that runs many times slower than FP32 here (torchao int8 dynamic without VNNI) is gated "
           "on: a fixed sample, FP32 on the same rows (default 1500; 0 = all)")),
-    (("--accuracy-max-length",), dict(type=int, default=None, metavar="TOKENS",
+    (("--accuracy-max-length",), dict(type=options.integer(8), default=None, metavar="TOKENS",
      help="score texts up to this many tokens (default: the model's maximum, 512 for BERT; dynamic padding, so "
           "short texts cost nothing extra)")),
     (("--long-texts",), dict(default="auto", choices=("auto", "off"),

@@ -1,4 +1,5 @@
-"""One pytest session's state: its parsed options, its workbench (built on first use) and the results it gathers."""
+"""One pytest session's state: its parsed options, the Run its tests fill, and the measuring Session (built on first
+use, with the workbench)."""
 
 from __future__ import annotations
 
@@ -13,32 +14,26 @@ from ..errors import UserError
 from .options import in_pytest_words, values
 
 if TYPE_CHECKING:
-    from ..results import AccuracyResult, LatencyResult, OfflineResult, ServerResult
+    from ..runs import Run
 
 STATE = pytest.StashKey["RunState"]()
 
 
 @dataclass
 class RunState:
-    """Parsed options plus what the session accumulates (one Workbench, the results)."""
+    """Parsed options plus what the session accumulates: one Run, one measuring Session (and its Workbench)."""
 
     config: pytest.Config
-    latency_results: list[LatencyResult] = field(default_factory=list)
-    offline_results: list[OfflineResult] = field(default_factory=list)
-    server_results: list[ServerResult] = field(default_factory=list)
-    accuracy_results: dict[str, AccuracyResult] = field(default_factory=dict)
-    gemm_peaks: dict = field(default_factory=dict)  # device -> GFLOP/s per precision, measured once per session
+    run: Run = field(init=False)
+    items: list | None = None  # the session's tests after collection and deselection (pytest_collection_finish)
 
     def __post_init__(self):
+        from ..runs import Run
+
+        self.run = Run()
         self.opt = opt = values(self.config)  # the options by their unprefixed names
         self.selection = plan.Selection.parse(opt.suite_profile, opt.variants, opt.devices, opt.seq_lens,
                                               opt.batch_sizes)
-        if not opt.p99_budget_ms > 0:
-            raise UserError(f"--p99-budget-ms must be a positive number of milliseconds, got {opt.p99_budget_ms}")
-        if opt.accuracy_max_length is not None and opt.accuracy_max_length < 8:
-            raise UserError(f"--accuracy-max-length must be at least 8 tokens, got {opt.accuracy_max_length}")
-        if opt.slow_variant_rows < 0:
-            raise UserError(f"--slow-variant-rows must be 0 (every row) or a positive count, got {opt.slow_variant_rows}")
         if opt.accuracy_json:  # checked now, not after minutes of scoring
             options.check_output_file(opt.accuracy_json, "--accuracy-json")
         self.gates = gates.Gates.parse(gates.Gate(opt.max_accuracy_drop, opt.max_relative_drop),
@@ -60,6 +55,21 @@ class RunState:
     def engaged(self) -> bool:
         """Whether this session ran any of the suite (built its workbench)."""
         return "workbench" in self.__dict__
+
+    @cached_property
+    def session(self):
+        """What the scenarios measure with; the variants of a shared measurement are those this session's collected
+        and not skipped tests run."""
+        from ..scenarios import Session
+
+        return Session(self.workbench, self.selection, self.opt, self.run, self.devices, planned=self._planned)
+
+    def _planned(self, fixture: str, keep) -> list[str] | None:
+        if self.items is None:
+            return None
+        cases = [item.callspec.params[fixture] for item in self.items if fixture in getattr(
+            getattr(item, "callspec", None), "params", {}) and not item.get_closest_marker("skip")]
+        return [c.variant for c in cases if keep(c)]
 
     @cached_property
     def workbench(self):

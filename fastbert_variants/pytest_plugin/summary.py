@@ -40,23 +40,22 @@ def disable_progress(config) -> None:
 def write_summary(terminalreporter, state: RunState) -> None:
     """The run's Report (recommendations per scenario, then the tables), rebuilt cache entries and the CPU share."""
     from ..report import Report
-    from ..runs import Run
 
     write, section = terminalreporter.write_line, terminalreporter.write_sep
     rebuilt = state.workbench.cache.rebuilt
     if rebuilt:
         section("=", f"fastbert-variants: rebuilt {len(rebuilt)} cache entries found incomplete or corrupt")
         write("\n".join(rebuilt))
-    run = Run(latency=state.latency_results, offline=state.offline_results, server=state.server_results,
-              accuracy=state.accuracy_results or None, machine=machine_facts())
+    run = state.run
+    run.machine = machine_facts()
     for title, text in Report(run).terminal():
         section("=", f"fastbert-variants: {title}")
         write(text)
-    if state.latency_results:
-        write(f"GEMM peaks measured this session: {state.gemm_peaks}")
+    if state.session.gemm_peaks:
+        write(f"GEMM peaks measured this session: {state.session.gemm_peaks}")
     write(state.cpu_meter.share().line())
     path = state.opt.accuracy_json
-    if path and not state.accuracy_results:
+    if path and not run.accuracy:
         write(f"--fastbert-accuracy-json {path}: not written, nothing was scored in this run (a file already there is left as "
               "it was)")
 
@@ -79,5 +78,5 @@ def write_accuracy_json(state: RunState) -> None:
     from ..files import write_atomically
 
     path = state.opt.accuracy_json
-    if path and state.accuracy_results:
-        write_atomically(path, json.dumps({k: r.to_json() for k, r in state.accuracy_results.items()}, indent=2))
+    if path and state.run.accuracy:
+        write_atomically(path, json.dumps({k: r.to_json() for k, r in state.run.accuracy.items()}, indent=2))

@@ -8,6 +8,7 @@ from typing import ClassVar
 from .fields import MalformedResult, count, finite, flag, text
 
 KIND = "accuracy"
+TEXT_SETS = ("dataset", "long-texts")  # what a record was scored on: the dataset's rows, or the long-text set
 NOT_OURS = "it was not written by this suite (write one with `pytest accuracy --fastbert-accuracy-json PATH`)"
 
 
@@ -91,12 +92,13 @@ class Gate:
             within = comparison.mcnemar_worse_p >= self.significance
         return within, drop_points, drop_relative
 
-    def judge(self, evaluation: Evaluation, advisory_gate: bool = False, model: str | None = None) -> AccuracyResult:
+    def judge(self, evaluation: Evaluation, advisory_gate: bool = False, model: str | None = None,
+              text_set: str = "dataset") -> AccuracyResult:
         """The gate's verdict on an evaluation, as the record the run keeps."""
         passed, points, relative = self.check(evaluation.fp32.accuracy, evaluation.scores.accuracy,
                                               evaluation.comparison)
         return AccuracyResult(**_flat(evaluation), gate=self, drop_points=points, drop_relative_percent=relative,
-                              passed=passed, advisory_gate=advisory_gate, model=model)
+                              passed=passed, advisory_gate=advisory_gate, model=model, text_set=text_set)
 
     def describe(self) -> str:
         return (f"{self.max_points:g} pts / {self.max_relative_percent:g}%"
@@ -142,6 +144,12 @@ class AccuracyResult(Evaluation):
     passed: bool
     advisory_gate: bool = False
     model: str | None = None
+    text_set: str = "dataset"  # one of TEXT_SETS
+
+    @property
+    def key(self) -> str:
+        """The record's key in --accuracy-json and in a Run: `device/variant`, `/long-texts` added on that set."""
+        return accuracy_key(self.device, self.variant, self.text_set)
 
     @property
     def verdict(self) -> str:
@@ -187,16 +195,26 @@ class AccuracyResult(Evaluation):
         flipped = data.get("flipped_texts") or []
         if not isinstance(flipped, list) or not all(isinstance(t, str) for t in flipped):
             raise MalformedResult(f"the accuracy record {where} has flipped_texts that are not a list of strings")
-        variant, device = _named_by(key)
+        variant, device, text_set = _named_by(key)
         flat = {k: v for k, v in data.items() if k not in parts and k != "flipped_texts"}
-        return _read(cls, flat, where, defaults={"variant": variant, "device": device, **parts,
-                                                 "flipped_texts": tuple(flipped)})
+        record = _read(cls, flat, where, defaults={"variant": variant, "device": device, "text_set": text_set,
+                                                   **parts, "flipped_texts": tuple(flipped)})
+        if record.text_set not in TEXT_SETS:
+            raise MalformedResult(f"the accuracy record {where} has text_set {record.text_set!r}, not one of "
+                                  f"{', '.join(TEXT_SETS)}")
+        return record
 
 
-def _named_by(key: str) -> tuple[str, str]:
-    """(variant, device) from a record's key, `device/variant` or `device/variant/long-texts`."""
+def accuracy_key(device: str, variant: str, text_set: str = "dataset") -> str:
+    """The one place a record's key is written: `device/variant`, or `device/variant/long-texts`."""
+    return f"{device}/{variant}" + (f"/{text_set}" if text_set != "dataset" else "")
+
+
+def _named_by(key: str) -> tuple[str, str, str]:
+    """(variant, device, text set) from a record's key (records before text_set was a field: their key named it)."""
     device, _, rest = key.partition("/")
-    return rest.split("/", 1)[0], device
+    variant, _, text_set = rest.partition("/")
+    return variant, device, text_set or "dataset"
 
 
 def read_accuracy(data: dict, where: str = "the accuracy JSON") -> dict[str, AccuracyResult]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from typing import ClassVar
 
 from .fields import MalformedResult, optional_fields, take
+from .upgrade import FORMAT, upgrade
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ class ServerResult:
         return f"{self.device}-server-p99-{self.p99_budget_ms:g}ms"
 
     @property
+    def where(self) -> str:
+        """Where it was measured, as every table, comparison and history names it."""
+        return self.scenario
+
+    @property
     def contradicting(self) -> tuple[RatePoint, ...]:
         """Loads whose verdict contradicts the capacity: at or below it and over budget, or above it and held.
 
@@ -94,7 +100,7 @@ class ServerResult:
         return contradicting(self.points, self.capacity_per_s, self.p99_budget_ms)
 
     def to_json(self) -> dict:
-        return {"kind": self.KIND, "variant": self.variant, "device": self.device, "scenario": self.scenario,
+        return {"kind": self.KIND, "format": FORMAT, "variant": self.variant, "device": self.device, "scenario": self.scenario,
                 "p99_budget_ms": self.p99_budget_ms, "capacity_per_s": self.capacity_per_s,
                 "max_batch_size": self.max_batch_size, "max_wait_ms": self.max_wait_ms,
                 "points": [p.to_json() for p in self.points], "settings_tried": self.settings_tried,
@@ -105,7 +111,8 @@ class ServerResult:
     @classmethod
     def from_json(cls, data: dict) -> ServerResult:
         kind = cls.KIND
-        points = take(data, "points", kind, default=[])
+        data = upgrade({"kind": kind, **data})  # an older format's record, brought up to date first
+        points = take(data, "points", kind)
         if not isinstance(points, list):
             raise MalformedResult(f"a {kind} result's 'points' is {points!r}, not a list")
         return cls(
@@ -114,6 +121,6 @@ class ServerResult:
             capacity_per_s=take(data, "capacity_per_s", kind, float),
             max_batch_size=take(data, "max_batch_size", kind, int), max_wait_ms=take(data, "max_wait_ms", kind, float),
             points=tuple(RatePoint.from_json(p) for p in points),
-            settings_tried=take(data, "settings_tried", kind, int, 0), loads_run=take(data, "loads_run", kind, int, 0),
-            search_step=take(data, "search_step", kind, float, float("nan")),
-            pinning=take(data, "pinning", kind, str, "not recorded"), **optional_fields(cls, data, kind))
+            settings_tried=take(data, "settings_tried", kind, int), loads_run=take(data, "loads_run", kind, int),
+            search_step=take(data, "search_step", kind, float), pinning=take(data, "pinning", kind, str),
+            **optional_fields(cls, data, kind))

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 from .fields import MalformedResult, optional_fields, positive, take, text
+from .upgrade import FORMAT, upgrade
 
 
 @dataclass(frozen=True)
 class Speedup:
     """A variant's speedup over FP32 from interleaved blocks in one run (timing.py): the median of the blocks' ratios and
-    its 95% CI; `order` says how the blocks were interleaved (runs before 3 December 2026: ABBA, pair by pair)."""
+    its 95% CI; `order` says how the blocks were interleaved."""
 
     median: float
     ci95: tuple[float, float]
@@ -20,7 +21,7 @@ class Speedup:
     ratios: tuple[float, ...] = ()
     pause_s: float | None = None
     order: str = "ABBA"
-    settle_calls: int = 0  # untimed calls at the start of each segment, after the pause (runs before 3 December 2026: 0)
+    settle_calls: int = 0  # untimed calls at the start of each segment, after the pause
 
     @classmethod
     def of_baseline(cls) -> Speedup:
@@ -43,8 +44,8 @@ class Speedup:
     @classmethod
     def from_json(cls, data: dict, kind: str = "latency") -> Speedup:
         median = take(data, "speedup_vs_fp32", kind, positive)
-        ci95 = take(data, "speedup_ci95", kind, default=[median, median])
-        ratios = take(data, "speedup_block_ratios", kind, default=[])
+        ci95 = take(data, "speedup_ci95", kind)
+        ratios = take(data, "speedup_block_ratios", kind)
         try:
             ci95, ratios = tuple(positive(x) for x in ci95), tuple(positive(x) for x in ratios)
         except (TypeError, ValueError):
@@ -52,10 +53,9 @@ class Speedup:
                                   "positive finite numbers") from None
         if len(ci95) != 2:
             raise MalformedResult(f"a {kind} result's 'speedup_ci95' is {ci95!r}, not [low, high]")
-        return cls(median, ci95, take(data, "speedup_blocks", kind, int, 0),
-                   take(data, "speedup_calls_per_block", kind, int, 0), ratios,
-                   take(data, "interleave_pause_s", kind, float, None), take(data, "interleave_order", kind, text, "ABBA"),
-                   take(data, "interleave_settle_calls", kind, int, 0))
+        return cls(median, ci95, take(data, "speedup_blocks", kind, int), take(data, "speedup_calls_per_block", kind, int),
+                   ratios, take(data, "interleave_pause_s", kind, float, None),
+                   take(data, "interleave_order", kind, text), take(data, "interleave_settle_calls", kind, int))
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,11 @@ class LatencyResult:
         return f"{self.device}-b{self.batch_size}-s{self.seq_len}"
 
     @property
+    def where(self) -> str:
+        """Where it was measured, as every table, comparison and history names it."""
+        return self.cell
+
+    @property
     def samples_per_s(self) -> float:
         return self.batch_size / (self.median_ms / 1e3)
 
@@ -117,7 +122,7 @@ class LatencyResult:
         return float(seconds) if isinstance(seconds, int | float) and not isinstance(seconds, bool) else None
 
     def to_json(self) -> dict:
-        return {"kind": self.KIND, "variant": self.variant, "device": self.device, "batch_size": self.batch_size,
+        return {"kind": self.KIND, "format": FORMAT, "variant": self.variant, "device": self.device, "batch_size": self.batch_size,
                 "seq_len": self.seq_len, "cell": self.cell, "threads": self.threads, "median_ms": self.median_ms,
                 "samples_per_s": self.samples_per_s, "tokens_per_s": self.samples_per_s * self.seq_len,
                 "size_mb": self.size_mb, "peak_mem_mb": self.peak_mem_mb, "build_s": self.build_s,
@@ -129,6 +134,7 @@ class LatencyResult:
     @classmethod
     def from_json(cls, data: dict) -> LatencyResult:
         kind = cls.KIND
+        data = upgrade({"kind": kind, **data})  # an older format's record, brought up to date first
         return cls(
             variant=take(data, "variant", kind, str), device=take(data, "device", kind, str),
             batch_size=take(data, "batch_size", kind, int), seq_len=take(data, "seq_len", kind, int),
@@ -167,11 +173,16 @@ class OfflineResult:
         return f"{self.device}-offline-b{self.batch_size}-{self.strategy}"
 
     @property
+    def where(self) -> str:
+        """Where it was measured, as every table, comparison and history names it."""
+        return self.scenario
+
+    @property
     def first_pass_texts_per_s(self) -> float:
         return self.texts / self.first_pass_s if self.first_pass_s else float("nan")
 
     def to_json(self) -> dict:
-        return {"kind": self.KIND, "variant": self.variant, "device": self.device, "batch_size": self.batch_size,
+        return {"kind": self.KIND, "format": FORMAT, "variant": self.variant, "device": self.device, "batch_size": self.batch_size,
                 "strategy": self.strategy, "scenario": self.scenario, "texts": self.texts,
                 "texts_per_s": self.texts_per_s, **self.speedup.to_json(), "fp32_texts_per_s": self.fp32_texts_per_s,
                 "first_pass_s": self.first_pass_s, "steady_passes": self.steady_passes,
@@ -181,12 +192,12 @@ class OfflineResult:
     @classmethod
     def from_json(cls, data: dict) -> OfflineResult:
         kind = cls.KIND
+        data = upgrade({"kind": kind, **data})  # an older format's record, brought up to date first
         return cls(
             variant=take(data, "variant", kind, str), device=take(data, "device", kind, str),
             batch_size=take(data, "batch_size", kind, int), strategy=take(data, "strategy", kind, str),
             texts=take(data, "texts", kind, int), texts_per_s=take(data, "texts_per_s", kind, positive),
             speedup=Speedup.from_json(data, kind), fp32_texts_per_s=take(data, "fp32_texts_per_s", kind, positive),
             first_pass_s=take(data, "first_pass_s", kind, float), steady_passes=take(data, "steady_passes", kind, int),
-            padding_waste=take(data, "padding_waste", kind, float, 0.0),
-            median_tokens=take(data, "median_tokens", kind, float, float("nan")),
+            padding_waste=take(data, "padding_waste", kind, float), median_tokens=take(data, "median_tokens", kind, float),
             **optional_fields(cls, data, kind))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from ..recipes import Recipe, ffn_width
 from .base import BuildContext, required_versions
 
 OPSET = 17
@@ -41,3 +42,20 @@ def exported_fp32(context: BuildContext) -> tuple[Path, dict]:
     return context.cache.get_or_build("ort-export", key, export)
 
 
+def float_matmuls(onnx_path: Path, config, recipe: Recipe) -> list[str]:
+    """Names of the MatMul nodes of an ONNX graph that the recipe keeps in float."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    weights = {init.name: tuple(init.dims) for init in graph.initializer}
+    width, labels = ffn_width(config), config.num_labels
+    kept = []
+    for node in graph.node:
+        if node.op_type not in ("MatMul", "Gemm"):
+            continue
+        shapes = [weights[name] for name in node.input if name in weights and len(weights[name]) == 2]
+        if ("ffn-down" in recipe.keep_float and shapes and shapes[0][0] == width) or (
+                "classifier" in recipe.keep_float and shapes and labels in shapes[0] and shapes[0][0] != width) or (
+                "attention-matmuls" in recipe.keep_float and node.op_type == "MatMul" and not shapes):
+            kept.append(node.name)
+    return kept

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..recipes import Recipe, ffn_width
 from .base import BuildContext, Runner, VariantUnavailable
 from .compile_state import compile_settings
 
@@ -229,3 +230,18 @@ def inductor_cache_of(context: BuildContext) -> Path | None:
     """Inductor's on-disk cache when it is the store's (compile_module put it there), not a folder the user chose."""
     ours = context.cache.root / "inductor"
     return ours if os.path.abspath(os.environ.get("TORCHINDUCTOR_CACHE_DIR", "")) == os.path.abspath(ours) else None
+
+
+def float_linears(model, recipe: Recipe) -> list[str]:
+    """Names of the nn.Linear modules of a torch model that the recipe keeps in float."""
+    import torch
+
+    width, labels = ffn_width(model.config), model.config.num_labels
+    kept = []
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Linear):
+            continue
+        if ("ffn-down" in recipe.keep_float and module.in_features == width) or (
+                "classifier" in recipe.keep_float and module.out_features == labels):
+            kept.append(name)
+    return sorted(kept)

@@ -17,13 +17,12 @@ from dataclasses import replace
 import pytest
 
 from fastbert_variants.gates import LONG_TEXT_SIGNIFICANCE
-from fastbert_variants.recommend import LONG_TEXTS
 from fastbert_variants.workbench import VariantUnavailable
 
 
 @pytest.mark.usefixtures("trained_model")
 def test_accuracy_within_threshold(scorer, run_state, accuracy_case):
-    _gate(scorer, run_state, accuracy_case, "")
+    _gate(scorer, run_state, accuracy_case, "dataset")
 
 
 @pytest.mark.usefixtures("trained_model")
@@ -32,10 +31,10 @@ def test_long_text_accuracy_within_threshold(long_text_scorer, run_state, accura
     if precision == "fp32" and not run_state.profile.long_texts_lossless:
         pytest.skip(f"an fp32 variant: gated on the long texts in --fastbert-profile full, not {run_state.selection.profile_name} "
                     "(fp32 graphs flipped none of them in every full run)")
-    _gate(long_text_scorer, run_state, accuracy_case, LONG_TEXTS)
+    _gate(long_text_scorer, run_state, accuracy_case, "long-texts")
 
 
-def _gate(scorer, run_state, accuracy_case, suffix: str) -> None:
+def _gate(scorer, run_state, accuracy_case, text_set: str) -> None:
     """Score, record and gate one variant; on the long-text set the gate also asks for significance (Gate's doc)."""
     device, name = accuracy_case.device, accuracy_case.variant
     try:
@@ -46,10 +45,11 @@ def _gate(scorer, run_state, accuracy_case, suffix: str) -> None:
     except VariantUnavailable as reason:
         pytest.skip(str(reason))
     gate = run_state.gates.for_variant(name)
-    if suffix == LONG_TEXTS:
+    if text_set == "long-texts":
         gate = replace(gate, significance=LONG_TEXT_SIGNIFICANCE)
-    record = gate.judge(evaluation, advisory_gate=variant.advisory_gate, model=run_state.workbench.model_spec)
-    run_state.accuracy_results[f"{device}/{name}{suffix}"] = record
+    record = gate.judge(evaluation, advisory_gate=variant.advisory_gate, model=run_state.workbench.model_spec,
+                        text_set=text_set)
+    run_state.run.add_accuracy(record)
     if not record.passed and variant.advisory_gate:
         pytest.xfail("advisory gate (the library's default recipe): " + record.failure_message())
     assert record.passed, record.failure_message()

@@ -1,0 +1,170 @@
+"""The server scenario: the highest Poisson arrival rate a served variant holds within a p99 budget.
+
+For torch-fp32 and the best gated variants of the offline scenario (its shortlist, asked of that
+scenario), each batcher setting of the profile (max batch size, max wait) gets its own
+`fastbert-variants serve` process; an open-loop load generator in another process offers Poisson
+arrivals of one dataset text each, and the capacity search (bracket, then geometric bisection to the
+profile's step) finds the highest rate whose p99, counted from each request's scheduled send time, stays
+within `--p99-budget-ms` with every request answered (a load stops once its p99 is sure to be over). A
+rate that went over is offered again at once and counts as over only if it goes over again (one stall of
+a shared machine does not end the search low); the capacity is offered once more at the end. A verdict
+that differs is reported with it. The variant's capacity is that of its best setting. The Timer's figure
+is the whole search's wall time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .. import loadgen, options, progress, tables
+from ..results import ServerResult
+from ..variants import BASELINE
+from .base import Measured, NotMeasured, Scenario
+from .common import Recommendation, accuracy_verdict, accuracy_words
+
+
+@dataclass(frozen=True)
+class ServerCase:
+    """The server scenario's n-th variant: 0 is torch-fp32, then the best gated variants of the offline scenario."""
+
+    SCENARIO: ClassVar[str] = "server"
+
+    device: str
+    rank: int
+
+    @property
+    def variant(self) -> str | None:  # known only once the offline scenario has measured, but for FP32
+        return BASELINE if self.rank == 0 else None
+
+    @property
+    def id(self) -> str:
+        return f"{self.device}-{BASELINE}" if self.rank == 0 else f"{self.device}-offline-best-{self.rank}"
+
+
+class Server(Scenario):
+    name, record, case_fixture, order = "server", ServerResult, "server_case", 20
+
+    def cases(self, selection, devices):
+        return [ServerCase(device, rank) for device in devices for rank in range(selection.profile.server_shortlist + 1)]
+
+    def measure(self, session, case, timer):
+        from .offline import SCENARIO as OFFLINE
+
+        plan, budget, bench = session.profile, session.opt.p99_budget_ms, session.workbench
+        variant = case.variant
+        if variant is None:
+            found = OFFLINE.shortlist(session, case.device)
+            if len(found) < case.rank:
+                raise NotMeasured(f"the offline scenario found {len(found)} gated variant(s) faster than {BASELINE} "
+                                  f"beyond noise on {case.device}: no #{case.rank} to serve")
+            variant = found[case.rank - 1]
+        bench.runner(variant, case.device)  # built (and cached) here, so a server process only loads it
+        server_cores, load_cores, pinning = loadgen.placement(bench.threads)
+        argv = options.as_cli_args(session.opt, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
+        argv += ["--cache-dir", str(bench.cache.root)] * ("--cache-dir" not in argv)
+        offline = {r.batch_size: r.texts_per_s for r in session.run.of_kind("offline")
+                   if (r.device, r.variant, r.strategy) == (case.device, variant, "dynamic")}
+        texts_file = session.once("server texts", lambda: _texts_file(session))
+        searches = []
+
+        def search_every_setting():
+            for max_batch, max_wait in plan.server_settings:
+                nearest = min(offline, key=lambda b: abs(b - max_batch), default=None)
+                start = 0.7 * offline[nearest] if nearest else 20.0  # near the offline throughput: fewer loads
+                with progress.activity(f"server: {variant}, batch {max_batch}, wait {max_wait:g} ms, searching"), \
+                        loadgen.ServerProcess(argv, variant, case.device, bench.threads, max_batch, max_wait,
+                                              server_cores) as server:
+                    url = f"{server.url}/predict"
+                    loadgen.run_load(url, texts_file, start / 2, 1.0, load_cores, seed=99)  # warm-up
+                    seeds = itertools.count()  # new arrivals for each load, the confirmation's included
+                    capacity, points = loadgen.find_capacity(
+                        lambda rate, seeds=seeds, url=url: loadgen.run_load(url, texts_file, rate, plan.server_seconds_per_load,
+                                                                   load_cores, seed=next(seeds),
+                                                                   stop_over_budget_ms=budget),
+                        budget, start, step=plan.server_step, confirm=True)
+                searches.append((capacity, max_batch, max_wait, points))
+
+        timer.time(f"{case.device}-server", search_every_setting)
+        lost = [p for _, _, _, points in searches for p in points if p.answered + p.errors != p.sent]
+        capacity, max_batch, max_wait, points = max(searches, key=lambda s: s[0])
+        record = session.keep(ServerResult(
+            variant=variant, device=case.device, p99_budget_ms=budget, capacity_per_s=capacity,
+            max_batch_size=max_batch, max_wait_ms=max_wait, points=tuple(points), settings_tried=len(searches),
+            loads_run=sum(len(s[3]) for s in searches), search_step=plan.server_step, pinning=pinning,
+            threads=bench.threads, model=bench.model_spec, seconds_per_load=plan.server_seconds_per_load))
+        # every request sent was answered or counted as an error
+        return Measured(record, f"requests neither answered nor counted as errors: {lost}" if lost else None)
+
+    def recommend(self, run):
+        """Per device and budget: the gated variant with the highest capacity, when it is above FP32's by more than a
+        search step (two capacities a step apart cannot be told apart by the search)."""
+        server, recommendations = run.of_kind("server"), []
+        for device, budget in dict.fromkeys((r.device, r.p99_budget_ms) for r in server):
+            results = [r for r in server if (r.device, r.p99_budget_ms) == (device, budget)]
+            fp32 = next((r for r in results if r.variant == BASELINE), None)
+            excluded, eligible = {}, []
+            for r in results:
+                why, drop = accuracy_verdict(run.accuracy, device, r.variant)
+                if why is None and fp32 is not None and r is not fp32 and \
+                        r.capacity_per_s <= fp32.capacity_per_s * (1 + r.search_step):
+                    why = (f"capacity {r.capacity_per_s:.1f}/s is not above {BASELINE}'s {fp32.capacity_per_s:.1f}/s "
+                           f"by more than the search's step ({100 * r.search_step:.0f}%)")
+                if why:
+                    excluded[r.variant] = why
+                else:
+                    eligible.append((r, drop))
+            pool = eligible or ([(fp32, 0.0)] if fp32 else [(results[0], None)])
+            best, drop = max(pool, key=lambda pair: pair[0].capacity_per_s)
+            ratio = best.capacity_per_s / fp32.capacity_per_s if fp32 and fp32.capacity_per_s else math.nan
+            recommendations.append(Recommendation(best.scenario, best.variant, ratio, (ratio, ratio), None, drop,
+                                                  excluded, result=best))
+        return recommendations
+
+    def block(self, run, recommendations):
+        return ("server: capacity at the p99 budget, open-loop Poisson load",
+                [_line(run, rec) for rec in recommendations])
+
+    def tables(self, run):
+        return [("server scenario (capacity at the p99 budget)", tables.server_rows(run.of_kind("server")))]
+
+    def plots(self, run, recommendations):
+        from .. import plots
+
+        return [(plots.server_p99, (run.of_kind("server"),), "server_p99.png")]
+
+
+def _texts_file(session) -> str:
+    """The dataset's first 2,000 texts, for the load generator's process."""
+    path = session.scratch_dir() / "server-texts.json"
+    path.write_text(json.dumps(session.workbench.dataset.texts[:2000]))
+    return str(path)
+
+
+def _line(run, rec: Recommendation) -> str:
+    r = rec.result
+    fp32 = next((s for s in run.of_kind("server")
+                 if (s.device, s.variant, s.p99_budget_ms) == (r.device, BASELINE, r.p99_budget_ms)), None)
+    unsteady = f", UNSTEADY: {len(fp32.contradicting)} of its loads contradict it" if fp32 and fp32.contradicting else ""
+    versus = (f" ({BASELINE}: {fp32.capacity_per_s:.1f}/s{unsteady}, {rec.speedup:.2f}x)"
+              if fp32 is not None and rec.variant != BASELINE else "")
+    return (f"{rec.cell}: {rec.variant}, {r.capacity_per_s:.1f} requests/s of one text each (Poisson arrivals) with "
+            f"p99 within {r.p99_budget_ms:g} ms, batcher max {r.max_batch_size} texts, max wait {r.max_wait_ms:g} ms"
+            f"{versus}; {accuracy_words(rec)}; searched {r.settings_tried} batcher settings in {r.loads_run} loads"
+            f"{_unsteady_words(r)}")
+
+
+def _unsteady_words(r) -> str:
+    """Where the search's verdicts contradict each other: the capacity then moved with the machine under it."""
+    if not r.contradicting:
+        return ""
+    said = ", ".join(f"{p.offered_per_s:.1f}/s {'held' if p.held(r.p99_budget_ms) else 'went over'} ({p.p99_words()})"
+                     for p in r.contradicting)
+    return (f". UNSTEADY: {said}, against the capacity found: this machine's speed moved during the search, so the "
+            "capacity is good to about a search step at best; rerun it on a quiet machine, or with longer loads")
+
+
+SCENARIO = Server()
