@@ -294,3 +294,20 @@ def test_an_accuracy_record_says_its_text_set_and_makes_its_key():
     assert {r.text_set for r in records.values()} == {"dataset", "long-texts"}
     for key, record in records.items():
         assert record.key == key and record.text_set in ("dataset", "long-texts")
+
+
+def test_a_shared_measurement_takes_the_selection_when_no_test_of_its_scenario_was_collected():
+    """The server's shortlist asks the offline scenario, whose tests may not be in the session (pytest -k server)."""
+    from types import SimpleNamespace
+
+    from fastbert_variants import plan
+    from fastbert_variants.scenarios import SCENARIOS, Session
+
+    selection = plan.Selection.parse("quick", "torch-fp32,ort-fp32,torchscript")
+    offline = SCENARIOS["offline"]
+    alone = Session(None, selection, SimpleNamespace(), Run(), ["cpu"])
+    assert alone.variants_in(offline, lambda c: c.batch_size == 8) == ["ort-fp32", "torchscript"]
+    planned = Session(None, selection, SimpleNamespace(), Run(), ["cpu"], planned=lambda fixture, keep: ["torchscript"])
+    assert planned.variants_in(offline, lambda c: True) == ["torchscript"]
+    assert {c.id for c in offline.cases(selection, ["cpu"])} >= {"cpu-offline-b1-dynamic-torch-fp32",
+                                                                 "cpu-offline-b32-dynamic-torchscript"}

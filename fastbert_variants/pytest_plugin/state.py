@@ -65,10 +65,10 @@ class RunState:
         return Session(self.workbench, self.selection, self.opt, self.run, self.devices, planned=self._planned)
 
     def _planned(self, fixture: str, keep) -> list[str] | None:
-        if self.items is None:
+        taking = [item for item in self.items or () if fixture in getattr(getattr(item, "callspec", None), "params", {})]
+        if not taking:  # none of the scenario's tests in this session (another scenario asks): what the selection keeps
             return None
-        cases = [item.callspec.params[fixture] for item in self.items if fixture in getattr(
-            getattr(item, "callspec", None), "params", {}) and not item.get_closest_marker("skip")]
+        cases = [item.callspec.params[fixture] for item in taking if not item.get_closest_marker("skip")]
         return [c.variant for c in cases if keep(c)]
 
     @cached_property
