@@ -1,39 +1,34 @@
 """Two runs compared on what does not move with the machine: speedup over FP32 and accuracy.
 
-Absolute latency changes with the runner's speed and load; a variant's speedup over FP32, both
-timed interleaved in the same run, far less. So a change regresses a variant when its speedup
-falls by more than `max_speedup_loss` (a fraction of the base run's speedup) and beyond noise, or
-when its accuracy falls by more than `max_accuracy_drop` points from the base run's or it newly
-fails its gate. A variant that the base run measured and the new run did not is a regression too:
-a gate that a variant can leave silently is no gate.
-
-"Beyond noise" is a two-sample test on the runs' raw data, the speedup of each interleaved block
-(`speedup_block_ratios`, 10 or more per result): one-sided Mann-Whitney U, new below base, at
-`significance`. Block ratios are independent draws (each round times FP32 and the variant seconds
-apart, in one schedule: timing.py) but not normal: a block that meets a noisy neighbour is an outlier, and a rank test
-neither assumes a shape nor lets one outlier decide. The older rule, the two 95% intervals of the
-median not meeting, remains for runs written before block ratios were kept (`rule="intervals"`).
+Absolute latency changes with the runner's speed and load; a variant's speedup over FP32, both timed
+interleaved in the same run, far less, but still more between runs than within one: the machine's state
+moves runtimes unequally. So a change regresses a variant when its speedup falls by more than
+`max_speedup_loss` *and* further than runs of the same code move on this kind of machine (noise.py, the test
+in regression.py, every comparison's p-value adjusted together), or when its accuracy falls by more than
+`max_accuracy_drop` points or newly fails its gate. Gated are each variant's groups (its fixed cells
+together, its offline batch sizes together: a slowdown shows in all of them) and each cell alone. A variant
+that BASE measured and NEW did not is a regression too: a gate that a variant can leave silently is no gate.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass
 
 from tabulate import tabulate
 
 from .errors import UserError
-from .results import Speedup
+from .noise import Noise, figures, scenario_of
+from .regression import adjusted, lower_p
 from .runs import Run
 from .scenarios import SCENARIOS
-from .variants import BASELINE
-
-RULES = ("mann-whitney", "intervals")
 
 
 @dataclass(frozen=True)
 class Change:
-    what: str  # "speedup" or "accuracy"
-    key: str  # "cpu-b1-s128 ort-fp32" or "cpu/ort-fp32"
+    what: str  # "speedup" (one cell, or a variant's group of cells) or "accuracy"
+    key: str  # "cpu-b1-s128 ort-fp32", "cells cpu ort-fp32 (3 cells)" or "cpu/ort-fp32"
     base: float | None
     new: float | None
     change: float | None  # relative change of the speedup; points of accuracy
@@ -70,49 +65,60 @@ def parse_significance(text: str | float) -> float:
     return value
 
 
-def slower_beyond_noise(base: Speedup, new: Speedup, rule: str, significance: float) -> tuple[bool, str]:
-    """Whether NEW's speedup lies below BASE's beyond noise, and what the test said (for the table's note)."""
-    base_ratios, new_ratios = base.ratios, new.ratios
-    if rule == "mann-whitney" and len(base_ratios) >= 3 and len(new_ratios) >= 3:
-        from scipy.stats import mannwhitneyu
-
-        p = float(mannwhitneyu(new_ratios, base_ratios, alternative="less").pvalue)
-        return p < significance, f"Mann-Whitney one-sided p={p:.2g} on {len(base_ratios)}/{len(new_ratios)} blocks"
-    low, high = base.ci95, new.ci95
-    why = "" if rule == "intervals" else " (no block ratios kept: intervals)"
-    return high[1] < low[0], f"95% CI {low[0]:.2f}-{low[1]:.2f} -> {high[0]:.2f}-{high[1]:.2f}{why}"
+@dataclass(frozen=True)
+class _Test:
+    what: str
+    key: str
+    base: float  # ln speedup (mean over the base runs; a group's: mean over its cells too)
+    new: float
+    p: float | None  # None: no between-run spread known for it, not gated
+    note: str
 
 
-def speedup_changes(base: Run, new: Run, max_speedup_loss: float, rule: str = "mann-whitney",
-                    significance: float = 0.01) -> list[Change]:
-    if rule not in RULES:
-        raise UserError(f"unknown compare rule {rule!r}; use one of {', '.join(RULES)}")
-    changes = []
-    for scenario in SCENARIOS:  # each scenario's records with a speedup over FP32
-        new_by_key = {_where(r): r for r in scenario.speedups(new)}
-        for r in scenario.speedups(base):
-            if r.variant == BASELINE:
-                continue
-            key, now = _where(r), new_by_key.get(_where(r))
-            if now is None:
-                changes.append(Change("speedup", key, r.speedup.median, None, None, True, "not measured in NEW"))
-                continue
-            relative = now.speedup.median / r.speedup.median - 1
-            beyond_noise, note = slower_beyond_noise(r.speedup, now.speedup, rule, significance)
-            if relative < -max_speedup_loss and not beyond_noise:
-                note += "; within noise"
-            changes.append(Change("speedup", key, r.speedup.median, now.speedup.median, relative,
-                                  relative < -max_speedup_loss and beyond_noise, note))
+def speedup_changes(bases: list[Run], new: Run, max_speedup_loss: float, noise: Noise, significance: float = 0.01,
+                    variants: set[str] | None = None) -> list[Change]:
+    """Each group and cell of BASE's speedups against NEW's, judged together (regression.py)."""
+    per_base = [figures(b, variants) for b in bases]
+    now_all = figures(new, variants)
+    tests, missing = [], []
+    for group in sorted({g for b in per_base for g in b}):
+        kept = [b[group] for b in per_base if group in b]
+        base_cells = {f: statistics.fmean(b[f] for b in kept if f in b) for f in kept[-1]}
+        now = now_all.get(group, {})
+        missing += [Change("speedup", f, math.exp(v), None, None, True, "not measured in NEW")
+                    for f, v in base_cells.items() if f not in now]
+        common = [f for f in base_cells if f in now]
+        if not common:
+            continue
+        scenario = scenario_of(group)
+        whole = (f"{group} ({len(common)} cells)", group, True, statistics.fmean(base_cells[f] for f in common),
+                 statistics.fmean(now[f] for f in common))
+        for key, name, is_group, was, is_now in [whole, *((f, f, False, base_cells[f], now[f]) for f in common)]:
+            allowance = noise.allowance(name, scenario, is_group)
+            p = None if allowance is None else lower_p(is_now - was, allowance, len(kept))
+            note = ("no between-run spread known: not gated" if allowance is None else
+                    f"between-run sd {100 * allowance.sd:.1f}% ({allowance.source}, df {allowance.df})")
+            tests.append(_Test("speedup", key, was, is_now, p, note))
+    gated = [t for t in tests if t.p is not None]
+    q_of = dict(zip((id(t) for t in gated), adjusted([t.p for t in gated]), strict=True))
+    changes = missing
+    for t in tests:
+        relative = math.exp(t.new - t.base) - 1
+        q = q_of.get(id(t))
+        beyond_noise = q is not None and q < significance
+        note = t.note if q is None else f"{t.note}, p={t.p:.2g}, adjusted {q:.2g}"
+        if relative < -max_speedup_loss and not beyond_noise and q is not None:
+            note += "; within noise"
+        changes.append(Change("speedup", t.key, math.exp(t.base), math.exp(t.new), relative,
+                              relative < -max_speedup_loss and beyond_noise, note))
     return changes
 
 
-def _where(result) -> str:
-    return f"{result.where} {result.variant}"
-
-
-def accuracy_changes(base: Run, new: Run, max_accuracy_drop: float) -> list[Change]:
+def accuracy_changes(base: Run, new: Run, max_accuracy_drop: float, variants: set[str] | None = None) -> list[Change]:
     changes = []
     for key, r in (base.accuracy or {}).items():
+        if variants is not None and r.variant not in variants:
+            continue
         now = (new.accuracy or {}).get(key)
         if now is None:
             changes.append(Change("accuracy", key, r.scores.accuracy, None, None, True, "not scored in NEW"))
@@ -126,13 +132,16 @@ def accuracy_changes(base: Run, new: Run, max_accuracy_drop: float) -> list[Chan
     return changes
 
 
-def compare_runs(base: Run, new: Run, max_speedup_loss: float, max_accuracy_drop: float, rule: str = "mann-whitney",
-                 significance: float = 0.01) -> list[Change]:
-    """Every comparable figure, regressions first, then by how far it moved."""
-    if not any(s.speedups(base) for s in SCENARIOS) and base.accuracy is None:
+def compare_runs(bases: list[Run] | Run, new: Run, max_speedup_loss: float, max_accuracy_drop: float, noise: Noise,
+                 significance: float = 0.01, variants: set[str] | None = None,
+                 base_accuracy: Run | None = None) -> list[Change]:
+    """Every comparable figure, regressions first, then by how far it moved. BASE is one run or several (the
+    history's last runs: their mean); accuracy is compared with `base_accuracy` (default: the last base run)."""
+    bases = [bases] if isinstance(bases, Run) else bases
+    if not any(s.speedups(b) for s in SCENARIOS for b in bases) and bases[-1].accuracy is None:
         raise UserError("BASE holds no results to compare")
-    changes = (speedup_changes(base, new, max_speedup_loss, rule, significance)
-               + accuracy_changes(base, new, max_accuracy_drop))
+    changes = (speedup_changes(bases, new, max_speedup_loss, noise, significance, variants)
+               + accuracy_changes(base_accuracy or bases[-1], new, max_accuracy_drop, variants))
     if not changes:  # a gate that compared nothing passes everything
         raise UserError("nothing to compare: BASE holds no variant's speedup over torch-fp32 and no accuracy record; "
                         "give as BASE a run that timed variants beside torch-fp32 or scored them")
@@ -152,12 +161,12 @@ def changes_table(changes: list[Change], moved_at: float = 0.02) -> list[str]:
     return lines
 
 
-def summary_line(changes: list[Change], max_speedup_loss: float, rule: str, significance: float,
-                 max_accuracy_drop: float) -> str:
+def summary_line(changes: list[Change], max_speedup_loss: float, significance: float, max_accuracy_drop: float,
+                 noise_said: str, allowed: tuple[str, ...] = ()) -> str:
     """The verdict's last line: how many regressed, and the rules they were judged by."""
     regressed = sum(c.regressed for c in changes)
-    test = ("one-sided Mann-Whitney U on the block ratios" if rule == "mann-whitney"
-            else "the 95% intervals of the median not meeting")
-    return (f"{regressed} regression(s) in {len(changes)} comparisons (speedup over torch-fp32 may fall by "
-            f"{100 * max_speedup_loss:.0f}%, and a fall counts only beyond noise: {test}, at {significance:g}; accuracy "
-            f"may fall by {max_accuracy_drop:g} points)")
+    knowingly = f"; compared knowingly across different {', '.join(allowed)}" if allowed else ""
+    return (f"{regressed} regression(s) in {len(changes)} comparisons (a speedup over torch-fp32 regresses when it "
+            f"falls by more than {100 * max_speedup_loss:.0f}% and further than runs of the same code move: one-sided "
+            f"t against the between-run spread {noise_said}, Benjamini-Hochberg over all comparisons at "
+            f"{significance:g}; accuracy may fall by {max_accuracy_drop:g} points{knowingly})")

@@ -9,6 +9,8 @@ the pooled blocks of the last runs of a branch, on the same kind of machine.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import statistics
 from contextlib import contextmanager
@@ -16,68 +18,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, create_engine, event, select
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Session
 
 from .db_urls import redacted, shown_url
 from .errors import UserError
+from .history_schema import Base, StoredAccuracy, StoredLatency, StoredResult, StoredRun
 from .results import AccuracyResult, LatencyResult
 from .runs import Run
-from .timing import median_ci
 from .variants import BASELINE
 
 DB_ENV = "FASTBERT_VARIANTS_DB"
-__all__ = ["DB_ENV", "add_run", "baseline", "database_url", "open_history", "redacted", "shown_url", "stored_runs"]
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class StoredRun(Base):
-    """One run of the suite: where and on what it ran."""
-
-    __tablename__ = "runs"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ran_at: Mapped[str | None] = mapped_column(String(40))  # pytest-benchmark's datetime, as written
-    commit_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    branch: Mapped[str] = mapped_column(String(200), index=True)
-    dirty: Mapped[bool | None] = mapped_column(Boolean)
-    machine_kind: Mapped[str] = mapped_column(String(300), index=True)
-    machine: Mapped[dict] = mapped_column(JSON)  # machine_info's fastbert_variants facts
-    model: Mapped[str | None] = mapped_column(String(500))
-    source: Mapped[str] = mapped_column(String(1000))  # the files it was read from
-    latency: Mapped[list[StoredLatency]] = relationship(back_populates="run", cascade="all, delete-orphan")
-    accuracy: Mapped[list[StoredAccuracy]] = relationship(back_populates="run", cascade="all, delete-orphan")
-
-
-class StoredLatency(Base):
-    __tablename__ = "latency_results"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
-    device: Mapped[str] = mapped_column(String(16))
-    variant: Mapped[str] = mapped_column(String(100), index=True)
-    batch_size: Mapped[int] = mapped_column(Integer)
-    seq_len: Mapped[int] = mapped_column(Integer)
-    cell: Mapped[str] = mapped_column(String(100))
-    median_ms: Mapped[float] = mapped_column(Float)
-    speedup: Mapped[float] = mapped_column(Float)
-    result: Mapped[dict] = mapped_column(JSON)  # the whole extra_info, block ratios included
-    run: Mapped[StoredRun] = relationship(back_populates="latency")
-
-
-class StoredAccuracy(Base):
-    __tablename__ = "accuracy_results"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(200))  # cpu/ort-int8-dynamic, cpu/ort-int8-dynamic/long-texts
-    accuracy: Mapped[float] = mapped_column(Float)
-    drop_points: Mapped[float] = mapped_column(Float)
-    passed: Mapped[bool] = mapped_column(Boolean)
-    result: Mapped[dict] = mapped_column(JSON)
-    run: Mapped[StoredRun] = relationship(back_populates="accuracy")
+__all__ = ["DB_ENV", "Base", "add_run", "baseline", "database_url", "open_history", "redacted", "shown_url", "stored_runs"]
 
 
 def database_url(given: str | None, cache_dir: Path) -> str:
@@ -168,10 +121,15 @@ def migrate(engine, revision: str = "head") -> None:
 
 def machine_kind(run: Run) -> str:
     """What makes two runs' speedups comparable: the CPU, its instruction set, the threads and the GPU."""
-    facts, first = run.machine, run.first
-    threads = getattr(first, "threads", None) or "?"
-    kind = f"{facts.get('cpu') or 'unknown CPU'} ({facts.get('cpu_isa') or '?'}), {threads} threads"
-    return kind + (f", {facts['gpu']}" if facts.get("gpu") else "")
+    return run.machine_kind
+
+
+def fingerprint(run: Run) -> str:
+    """The same run read from any path: its commit, start time, machine and every figure it kept."""
+    figures = sorted(json.dumps(r.to_json(), sort_keys=True, default=str) for rs in run.records.values() for r in rs)
+    accuracy = sorted(json.dumps(r.to_json(), sort_keys=True, default=str) for r in (run.accuracy or {}).values())
+    facts = json.dumps([run.commit.get("id"), run.datetime, run.machine, figures, accuracy], sort_keys=True, default=str)
+    return hashlib.sha256(facts.encode()).hexdigest()
 
 
 def add_run(engine, run: Run, branch: str | None = None, commit: str | None = None,
@@ -182,21 +140,29 @@ def add_run(engine, run: Run, branch: str | None = None, commit: str | None = No
                         "pass --branch NAME")
     if not run.measured and not run.accuracy:
         raise UserError(f"{', '.join(run.sources)} holds no results to keep")
+    stamp = fingerprint(run)
+    with database_errors(str(engine.url)), Session(engine) as session:
+        already = session.scalar(select(StoredRun.id).where(StoredRun.fingerprint == stamp))
+    if already is not None:  # pooled twice, one run would count as two and narrow the spread it is judged by
+        raise UserError(f"{', '.join(run.sources)} is already in the history as run #{already} (the same commit, time, "
+                        "machine and results); nothing added")
     stored = StoredRun(
         added_at=datetime.now(timezone.utc), ran_at=run.datetime, commit_id=commit or run.commit.get("id"),
         branch=branch, dirty=run.commit.get("dirty"), machine_kind=kind or machine_kind(run), machine=run.machine,
-        model=getattr(run.first, "model", None) or next((r.model for r in (run.accuracy or {}).values()), None),
-        source=", ".join(run.sources),
+        model=run.model, source=", ".join(run.sources), fingerprint=stamp,
         latency=[StoredLatency(device=r.device, variant=r.variant, batch_size=r.batch_size, seq_len=r.seq_len,
                                cell=r.cell, median_ms=r.median_ms, speedup=r.speedup.median, result=r.to_json())
                  for r in run.of_kind("latency")],
+        others=[StoredResult(kind=kind_, device=r.device, variant=r.variant, where=r.where,
+                             speedup=r.speedup.median if hasattr(r, "speedup") else None, result=r.to_json())
+                for kind_, records in run.records.items() if kind_ != "latency" for r in records],
         accuracy=[StoredAccuracy(key=key, accuracy=r.scores.accuracy, drop_points=r.drop_points,
                                  passed=r.passed, result=r.to_json()) for key, r in (run.accuracy or {}).items()],
     )
     with database_errors(str(engine.url)), Session(engine, expire_on_commit=False) as session:
         session.add(stored)
         session.commit()
-        _ = stored.latency, stored.accuracy
+        _ = stored.latency, stored.accuracy, stored.others
     return stored
 
 
@@ -213,34 +179,59 @@ def stored_runs(engine, branch: str | None = None, kind: str | None = None, last
     with database_errors(str(engine.url)), Session(engine, expire_on_commit=False) as session:
         runs = list(session.scalars(query))
         for run in runs:
-            _ = run.latency, run.accuracy
+            _ = run.latency, run.accuracy, run.others
     return runs[::-1]
 
 
 def speedup_series(runs: list[StoredRun], cells: list[str] | None = None) -> dict[str, dict[str, list[tuple[int, float]]]]:
-    """Each variant's speedup over torch-fp32 by run, oldest first: {"machine kind\ncell": {variant: [(run id, speedup)]}}
-    (what `history show` prints and plots); `cells` keeps only those cells."""
+    """Each variant's speedup over torch-fp32 by run, oldest first, in every scenario that has one:
+    {"machine kind\ncell": {variant: [(run id, speedup)]}} (what `history show` prints and plots); `cells` keeps only
+    those cells (`cpu-b1-s128`, `cpu-offline-b8-dynamic`)."""
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
     for run in runs:
-        for r in run.latency:
-            if r.variant != BASELINE and (not cells or r.cell in cells):
-                series.setdefault(f"{run.machine_kind}\n{r.cell}", {}).setdefault(r.variant, []).append((run.id, r.speedup))
+        rows = [(r.cell, r.variant, r.speedup) for r in run.latency]
+        rows += [(r.where, r.variant, r.speedup) for r in run.others if r.speedup is not None]
+        for where, variant, speedup in rows:
+            if variant != BASELINE and (not cells or where in cells):
+                series.setdefault(f"{run.machine_kind}\n{where}", {}).setdefault(variant, []).append((run.id, speedup))
+    return series
+
+
+def capacity_series(runs: list[StoredRun]) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """The server scenario's capacities (requests/s within its p99 budget) by run, in the same shape."""
+    series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for run in runs:
+        for r in run.others:
+            if r.kind == "server":
+                series.setdefault(f"{run.machine_kind}\n{r.where}", {}).setdefault(r.variant, []).append(
+                    (run.id, float(r.result.get("capacity_per_s") or 0.0)))
     return series
 
 
 @dataclass
 class HistoryBaseline:
-    run: Run
+    runs: list[Run]  # each stored run, read back: the comparison's bases
+    accuracy: Run  # per accuracy record, the median accuracy, passed if most runs passed
     stored: list[StoredRun]
 
     def describe(self) -> str:
         ids = ", ".join(f"#{r.id} {(r.commit_id or '?')[:8]}" for r in self.stored)
-        return f"the median of {len(self.stored)} run(s) of {self.stored[0].branch} on {self.stored[0].machine_kind}: {ids}"
+        return f"the last {len(self.stored)} run(s) of {self.stored[0].branch} on {self.stored[0].machine_kind}: {ids}"
+
+
+def as_run(stored: StoredRun) -> Run:
+    """A stored run read back into a Run: every record whose kind an installed scenario reads."""
+    from .results import RECORDS, read_result
+
+    records = [LatencyResult.from_json(r.result) for r in stored.latency]
+    records += [read_result(r.result) for r in stored.others if r.kind in RECORDS]
+    accuracy = [AccuracyResult.from_json(r.result, r.key) for r in stored.accuracy]
+    return Run.of(*records, accuracy=accuracy or None, sources=[f"history #{stored.id}"], machine=stored.machine,
+                  commit={"id": stored.commit_id, "branch": stored.branch}, datetime=stored.ran_at)
 
 
 def baseline(engine, branch: str, kind: str, last: int) -> HistoryBaseline:
-    """A Run made of the last runs: per result, the median speedup, and the blocks of every run pooled for the test;
-    per accuracy record, the median accuracy, passed if most runs passed."""
+    """The last runs of a branch on a kind of machine, each read back; their accuracy records merged."""
     if last < 1:
         raise UserError(f"--last must be 1 or more, got {last}")
     stored = stored_runs(engine, branch, kind, last)
@@ -248,23 +239,13 @@ def baseline(engine, branch: str, kind: str, last: int) -> HistoryBaseline:
         known = sorted({(r.branch, r.machine_kind) for r in stored_runs(engine)})
         raise UserError(f"the history holds no run of branch {branch!r} on {kind!r}; it holds: "
                         + ("; ".join(f"{b} on {k}" for b, k in known) or "nothing yet (fastbert-variants history add)"))
-    latency: dict[tuple, list[LatencyResult]] = {}
-    for run in stored:
-        for result in run.latency:
-            latency.setdefault((result.cell, result.variant), []).append(LatencyResult.from_json(result.result))
-    pooled = []
-    for results in latency.values():
-        ratios = tuple(x for r in results for x in r.speedup.ratios)
-        speedup = replace(results[-1].speedup, median=statistics.median(r.speedup.median for r in results),
-                          ratios=ratios, ci95=median_ci(ratios) if ratios else results[-1].speedup.ci95)
-        pooled.append(replace(results[-1], speedup=speedup, median_ms=statistics.median(r.median_ms for r in results)))
+    runs = [as_run(r) for r in stored]
     accuracy: dict[str, list[AccuracyResult]] = {}
-    for run in stored:
-        for record in run.accuracy:
-            accuracy.setdefault(record.key, []).append(AccuracyResult.from_json(record.result, record.key))
+    for run in runs:
+        for key, record in (run.accuracy or {}).items():
+            accuracy.setdefault(key, []).append(record)
     merged = {key: replace(records[-1], scores=replace(records[-1].scores,
                                                        accuracy=statistics.median(r.scores.accuracy for r in records)),
                            passed=2 * sum(r.passed for r in records) > len(records))
               for key, records in accuracy.items()}
-    run = Run.of(*pooled, accuracy=merged, sources=[f"history #{r.id}" for r in stored])
-    return HistoryBaseline(run, stored)
+    return HistoryBaseline(runs, Run.of(accuracy=merged or None, sources=[f"history #{r.id}" for r in stored]), stored)

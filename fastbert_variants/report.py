@@ -122,7 +122,9 @@ class Report:
     def to_json(self) -> dict:
         def rec(r: Recommendation) -> dict:
             return {"where": r.cell, "variant": r.variant, "speedup_vs_fp32": r.speedup, "speedup_ci95": list(r.ci95),
-                    "drop_points": r.drop_points, "tied_with": list(r.tied_with), "excluded": r.excluded}
+                    "drop_points": r.drop_points, "tied_with": list(r.tied_with), "excluded": r.excluded,
+                    "head_to_head": [{"variant": h.other, "ratio": h.ratio, "ci95": list(h.ci95), "rounds": h.rounds,
+                                      "beats": h.beats} for h in r.paired]}
 
         return {**{s.name: [rec(r) for r in self.recommendations.get(s.name, [])] for s in SCENARIOS},
                 "lines": {title: lines for title, lines in self.blocks()}}

@@ -57,6 +57,29 @@ class Run:
     def measured(self) -> bool:
         return any(self.records.values())
 
+    @property
+    def model(self) -> str | None:
+        return getattr(self.first, "model", None) or next((r.model for r in (self.accuracy or {}).values()), None)
+
+    @property
+    def threads(self) -> int | None:
+        return getattr(self.first, "threads", None)
+
+    @property
+    def hardware(self) -> str:
+        """What makes two runs' speedups comparable: the CPU, its instruction set and the GPU (threads apart)."""
+        return self._kind()
+
+    @property
+    def machine_kind(self) -> str:
+        """The machine and the threads: what the history groups runs by."""
+        return self._kind(f", {self.threads or '?'} threads")
+
+    def _kind(self, threads: str = "") -> str:
+        facts = self.machine
+        gpu = f", {facts['gpu']}" if facts.get("gpu") else ""
+        return f"{facts.get('cpu') or 'unknown CPU'} ({facts.get('cpu_isa') or '?'}){threads}{gpu}"
+
 
 def _read_json(path: Path) -> object:
     if not path.is_file():

@@ -120,6 +120,7 @@ def mutated_runs(draw):
 def test_any_run_json_reads_reports_compares_and_is_kept_or_is_one_line(tmp_path, files):
     from fastbert_variants import history
     from fastbert_variants.compare import compare_runs
+    from fastbert_variants.noise import DEFAULT_FILE, read_noise
     from fastbert_variants.report import Report
     from fastbert_variants.runs import load_run
 
@@ -135,7 +136,7 @@ def test_any_run_json_reads_reports_compares_and_is_kept_or_is_one_line(tmp_path
         report = Report(run)
         report.markdown([]), report.terminal(), report.to_json()
         reached = "reported"
-        compare_runs(run, run, 0.1, 1.0)
+        compare_runs(run, run, 0.1, 1.0, read_noise(DEFAULT_FILE))
         reached = "compared"
         engine = history.open_history(f"sqlite:///{tmp_path / 'h.sqlite'}")
         history.add_run(engine, run, branch="main")

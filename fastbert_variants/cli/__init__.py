@@ -1,4 +1,5 @@
-"""The `fastbert-variants` command: info, list, build, export-model, report, compare, history, serve, train-default.
+"""The `fastbert-variants` command: info, list, build, export-model, report, compare, replicate, noise, history, serve,
+train-default.
 
 This module parses; `commands` calls the library and prints; a UserError is one line on stderr and exit 2.
 """
@@ -13,7 +14,7 @@ import sys
 from .. import options, progress
 from ..errors import UserError
 from ..variants.base import DEVICES
-from . import commands
+from . import across_runs, commands
 
 log = logging.getLogger("fastbert_variants")
 
@@ -63,15 +64,32 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--max-speedup-loss", default="10%", help="largest allowed fall of a speedup (default 10%%)")
     compare.add_argument("--max-accuracy-drop", type=options.number(0), default=0.5,
                          help="largest allowed fall of a variant's accuracy, in points (default 0.5)")
-    compare.add_argument("--rule", default="mann-whitney", choices=["mann-whitney", "intervals"],
-                         help="when a fall of a speedup is beyond noise: a one-sided Mann-Whitney U test on the runs' "
-                              "block ratios (default), or the two 95%% intervals of the median not meeting (older runs)")
-    compare.add_argument("--significance", default="0.01", help="the test's level (default 0.01)")
-    compare.add_argument("--against-history", metavar="BRANCH", help="BASE is the median of BRANCH's last runs on the "
-                         "same kind of machine, from the history (fastbert-variants history add)")
-    compare.add_argument("--last", type=int, default=5, metavar="N", help="runs of BRANCH to take (default 5)")
+    compare.add_argument("--noise", metavar="NOISE.json", help="the between-run spread to judge by, as `replicate` or "
+                         "`noise` wrote it on this kind of machine (default: the history's runs with --against-history "
+                         "and --last 3 or more, else the package's default, measured elsewhere)")
+    compare.add_argument("--significance", default="0.01", help="the chance of any false alarm when nothing changed, "
+                         "over all comparisons together (default 0.01)")
+    compare.add_argument("--against-history", metavar="BRANCH", help="BASE is BRANCH's last runs on the same kind of "
+                         "machine, from the history (fastbert-variants history add); their spread is the noise")
+    compare.add_argument("--last", type=options.integer(1), default=5, metavar="N", help="runs of BRANCH to take (default 5)")
+    compare.add_argument("--allow-different", metavar="ASPECTS", help="compare runs that differ in these, knowingly: "
+                         "model, threads, machine, cells (comma-separated, or all); the verdict says so")
+    compare.add_argument("--variants", default="all", help="compare only these variants (comma-separated, or all)")
     _history_options(compare)
-    compare.set_defaults(func=commands.cmd_compare)
+    compare.set_defaults(func=across_runs.cmd_compare)
+
+    replicate = subcommands.add_parser("replicate", help="run the timed tests K times in fresh processes and measure how "
+                                       "far each speedup moves between runs: the noise `compare --noise` judges by")
+    replicate.add_argument("--runs", type=options.integer(2), default=6, help="runs to make (default 6)")
+    replicate.add_argument("--out", required=True, metavar="DIR", help="folder for run-01/ ... and noise.json")
+    replicate.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS",
+                           help="what pytest runs each time (default: the shipped fixed cells and offline scenario, "
+                                "quick profile, CPU)")
+    replicate.set_defaults(func=across_runs.cmd_replicate)
+    noise = subcommands.add_parser("noise", help="the between-run spread of runs already made (replicates of one setup)")
+    noise.add_argument("runs", nargs="+", metavar="RUN", help="two or more benchmark JSONs, or folders holding them")
+    noise.add_argument("--out", required=True, metavar="NOISE.json", help="where to write it")
+    noise.set_defaults(func=across_runs.cmd_noise)
 
     history = subcommands.add_parser("history", help="keep every run in a database and show the trend")
     history_commands = history.add_subparsers(dest="history_command", required=True)
@@ -81,14 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--branch", help="the git branch (default: the run's, from pytest-benchmark's commit_info)")
     add.add_argument("--commit", help="the commit id (default: the run's)")
     _history_options(add)
-    add.set_defaults(func=commands.cmd_history_add)
+    add.set_defaults(func=across_runs.cmd_history_add)
     show = history_commands.add_parser("show", help="each variant's speedup over time, per machine kind and cell")
     show.add_argument("--branch", help="only this branch's runs")
     show.add_argument("--cell", help="only these cells, e.g. cpu-b1-s128,cpu-b1-s512")
     show.add_argument("--last", type=int, default=None, metavar="N", help="only the last N runs")
     show.add_argument("--plot", metavar="PNG", help="also draw it to this PNG file")
     _history_options(show)
-    show.set_defaults(func=commands.cmd_history_show)
+    show.set_defaults(func=across_runs.cmd_history_show)
 
     serve = subcommands.add_parser("serve", help="serve one variant over HTTP: POST /predict {\"texts\": [...]}")
     options.add_options(serve.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS)

@@ -16,7 +16,16 @@ from ..metrics import disagreement
 from ..results import LatencyResult, Speedup
 from ..variants import BASELINE
 from .base import Measured, NotMeasured, Scenario
-from .common import Recommendation, accuracy_words, choose, ordered_cases, shared_runners, sizes
+from .common import (
+    Recommendation,
+    accuracy_words,
+    choose,
+    head_to_head_words,
+    ordered_cases,
+    shared_runners,
+    sizes,
+    tie_words,
+)
 
 
 @dataclass(frozen=True)
@@ -163,12 +172,12 @@ def recommendation_lines(recommendations: list[Recommendation]) -> list[str]:
             continue
         tie = ""
         if rec.tied_with:
-            tie = (f"; a tie with {', '.join(rec.tied_with)} (95% intervals overlap"
-                   f"{f', {rec.fastest} has the highest median' if rec.fastest else ''}): "
+            tie = (f"; a tie with {tie_words(rec)}: 95% intervals overlap"
+                   f"{f', {rec.fastest} has the highest median' if rec.fastest else ''}; "
                    "chosen for the smallest accuracy drop, then size")
         lines.append(f"{rec.cell}: {rec.variant}, {rec.speedup:.2f}x faster than {BASELINE} "
                      f"[95% CI {rec.ci95[0]:.2f}-{rec.ci95[1]:.2f}] (its own median {rec.median_ms:.1f} ms, timed apart); "
-                     f"{accuracy_words(rec)}{tie}")
+                     f"{accuracy_words(rec)}{head_to_head_words(rec)}{tie}")
     return lines
 
 

@@ -3,7 +3,10 @@
 The same rule in each scenario: among the variants that passed their accuracy gate on the device
 and are faster than FP32 beyond noise (the lower end of the speedup's 95% interval above 1; on the
 server, a capacity above FP32's by more than the search's step), the fastest. When the fastest
-one's interval overlaps others', the speedups cannot be told apart in this run: the tie goes to the
+one's interval overlaps another's, the two are put head to head: both were timed in the same
+interleaved rounds, so round by round the ratio of their block ratios is the one's speed over the
+other's, with FP32's drift cancelled; where the 95% interval of its median lies above 1 the fastest
+beats it, and the line says by how much. Only those it does not beat are a tie: the tie goes to the
 smallest accuracy drop, then the smallest size, and the line says it was a tie. If none qualifies,
 FP32 itself.
 """
@@ -11,10 +14,12 @@ FP32 itself.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from ..measurement import ArmResult
 from ..results import AccuracyResult, accuracy_key
+from ..timing import median_ci
 from ..variants import BASELINE
 
 
@@ -30,6 +35,41 @@ class Recommendation:
     tied_with: tuple[str, ...] = ()  # the fastest's interval overlaps these; the tie went to this one
     fastest: str | None = None  # the variant with the highest median, when the tie went to another
     result: object | None = None  # the recommended variant's record
+    paired: tuple[HeadToHead, ...] = ()  # the fastest against each whose interval overlaps its own, head to head
+
+    @property
+    def beaten(self) -> tuple[HeadToHead, ...]:
+        """Those the recommended variant (the fastest) beats head to head: not a tie."""
+        return tuple(h for h in self.paired if h.beats) if self.fastest is None else ()
+
+
+@dataclass(frozen=True)
+class HeadToHead:
+    """The fastest against another, paired over the rounds both were timed in: its speed over the other's."""
+
+    other: str
+    ratio: float
+    ci95: tuple[float, float]
+    rounds: int
+
+    @property
+    def beats(self) -> bool:
+        return self.ci95[0] > 1.0
+
+    def figures(self) -> str:
+        return f"{self.ratio:.3f}x [95% CI {self.ci95[0]:.3f}-{self.ci95[1]:.3f}] over {self.rounds} paired rounds"
+
+    def text(self) -> str:
+        return f"beats {self.other} head to head by {self.figures()}"
+
+
+def head_to_head(fastest, other) -> HeadToHead | None:
+    """The paired ratio of two results timed in the same rounds (as many block ratios, one per round); None if not."""
+    a, b = fastest.speedup.ratios, other.speedup.ratios
+    if len(a) < 3 or len(a) != len(b):
+        return None
+    paired = [x / y for x, y in zip(a, b, strict=True)]
+    return HeadToHead(other.variant, statistics.median(paired), median_ci(paired), len(paired))
 
 
 def accuracy_verdict(accuracy: dict[str, AccuracyResult] | None, device: str, variant: str
@@ -65,7 +105,9 @@ def choose(where: str, results: list, accuracy: dict | None, sizes: dict[str, fl
             eligible.append((r, drop))
     baseline = [(r, 0.0) for r in results if r.variant == BASELINE]
     fastest, _ = max(eligible or baseline or [(results[0], None)], key=lambda pair: pair[0].speedup.median)
-    tied = [pair for pair in eligible if pair[0].speedup.ci95[1] >= fastest.speedup.ci95[0]]
+    overlapping = [pair for pair in eligible if pair[0].speedup.ci95[1] >= fastest.speedup.ci95[0]]
+    paired = [h for h in (head_to_head(fastest, r) for r, _ in overlapping if r is not fastest) if h is not None]
+    tied = [pair for pair in overlapping if pair[0].variant not in {h.other for h in paired if h.beats}]
 
     def tie_break(pair) -> tuple:
         result, drop = pair
@@ -76,7 +118,8 @@ def choose(where: str, results: list, accuracy: dict | None, sizes: dict[str, fl
     return Recommendation(where, best.variant, best.speedup.median, best.speedup.ci95,
                           getattr(best, "median_ms", None), drop, excluded,
                           tied_with=tuple(r.variant for r, _ in tied if r is not best),
-                          fastest=fastest.variant if fastest is not best else None, result=best)
+                          fastest=fastest.variant if fastest is not best else None, result=best,
+                          paired=tuple(paired))
 
 
 def sizes(run) -> dict[str, float]:
@@ -87,6 +130,25 @@ def sizes(run) -> dict[str, float]:
 def accuracy_words(rec: Recommendation) -> str:
     return ("accuracy NOT checked on this device" if rec.drop_points is None
             else f"accuracy drop {rec.drop_points:.2f} points, within its gate")
+
+
+def head_to_head_words(rec: Recommendation) -> str:
+    return "".join(f"; {h.text()}" for h in rec.beaten)
+
+
+def tie_words(rec: Recommendation) -> str:
+    """Who it tied with, and what the head-to-head said where the two were timed in the same rounds."""
+    paired = {h.other: h for h in rec.paired}
+    fastest = rec.fastest or rec.variant
+
+    def one(variant: str) -> str:
+        if variant == fastest and rec.variant in paired:  # the tie went to another: the fastest against it
+            return f"{variant} (head to head over {rec.variant}: {paired[rec.variant].figures()})"
+        if variant in paired:
+            return f"{variant} ({fastest} head to head: {paired[variant].figures()})"
+        return variant
+
+    return ", ".join(one(v) for v in rec.tied_with)
 
 
 def shared_runners(session, names: list[str], device: str) -> tuple[dict, dict]:

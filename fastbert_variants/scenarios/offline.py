@@ -22,7 +22,16 @@ from ..metrics import disagreement
 from ..results import OfflineResult, Speedup
 from ..variants import BASELINE
 from .base import Measured, Scenario
-from .common import accuracy_verdict, accuracy_words, choose, ordered_cases, shared_runners, sizes
+from .common import (
+    accuracy_verdict,
+    accuracy_words,
+    choose,
+    head_to_head_words,
+    ordered_cases,
+    shared_runners,
+    sizes,
+    tie_words,
+)
 
 BATCH_SIZES = (1, 8, 32)  # the dataset's texts at these batch sizes; the profile says which strategies (plan.py)
 RECOMMENDED_STRATEGY = "dynamic"  # what a user gets without reordering the texts; length-buckets is reported beside it
@@ -179,11 +188,11 @@ def _line(run, rec) -> str:
         line = (f"{rec.cell} ({r.texts} of the dataset's texts, median {r.median_tokens:.0f} tokens): {BASELINE} "
                 f"({r.texts_per_s:.1f} texts/s): no variant is both within its accuracy gate and faster beyond noise")
     else:
-        tie = f"; a tie with {', '.join(rec.tied_with)}, chosen for the smallest accuracy drop" if rec.tied_with else ""
+        tie = f"; a tie with {tie_words(rec)}, chosen for the smallest accuracy drop" if rec.tied_with else ""
         line = (f"{rec.cell} ({r.texts} of the dataset's texts, median {r.median_tokens:.0f} tokens, "
                 f"{RECOMMENDED_STRATEGY} padding): {rec.variant}, {r.texts_per_s:.1f} texts/s, "
                 f"{rec.speedup:.2f}x {BASELINE} [95% CI {rec.ci95[0]:.2f}-{rec.ci95[1]:.2f}]; "
-                f"{accuracy_words(rec)}{tie}")
+                f"{accuracy_words(rec)}{head_to_head_words(rec)}{tie}")
     buckets = _result(run, r.device, r.variant, r.batch_size, "length-buckets")
     if buckets is not None:
         line += (f"; sorted into length buckets first: {buckets.texts_per_s:.1f} texts/s "
