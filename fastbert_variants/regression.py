@@ -41,9 +41,11 @@ def adjusted(p_values: list[float]) -> list[float]:
     return [float(p) for p in false_discovery_control(p_values, method="bh")]
 
 
-def smallest_caught(allowance: Allowance, tests: int, significance: float, bases: int) -> float:
-    """The fall of a speedup (0.15: 15% lower) that this spread lets the gate see, when it is the one fall among
-    `tests` comparisons: the median outcome of a fall this large is just significant (BH's smallest threshold)."""
-    from scipy.stats import t
+def smallest_caught(allowance: Allowance, tests: int, significance: float, bases: int, power: float = 0.9) -> float:
+    """The fall of a speedup (0.15: 15% lower) that the gate catches in `power` of tries (9 in 10) when it is the one
+    fall among `tests` comparisons (BH's smallest threshold, significance / tests): the critical t, plus the normal
+    quantile of the power, in units of the spread of one more run against the mean of `bases` runs."""
+    from scipy.stats import norm, t
 
-    return 1 - math.exp(t.ppf(significance / max(tests, 1), allowance.df) * allowance.sd * math.sqrt(1 + 1 / bases))
+    spread = allowance.sd * math.sqrt(1 + 1 / bases)
+    return 1 - math.exp((t.ppf(significance / max(tests, 1), allowance.df) - norm.ppf(power)) * spread)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .results import AccuracyResult, MalformedResult, read_accuracy, read_result
+from .results.upgrade import upgrade_run
 from .scenarios import SCENARIOS
 
 
@@ -90,11 +91,6 @@ def _read_json(path: Path) -> object:
         raise UserError(f"{path} is not JSON ({exc}); give the file that --benchmark-json or --fastbert-accuracy-json wrote") from None
 
 
-# Older runs' kinds that no record reads any more: the fixed-texts padding benchmark and the closed-loop serving
-# test, both replaced by the offline and server scenarios (their figures could not be compared as ratios).
-RETIRED_KINDS = ("batching", "serving")
-
-
 def suite_results(data: dict, path: Path) -> list:
     """The suite's results from pytest-benchmark's JSON, as records; other tests' entries are ignored."""
     found = []
@@ -104,8 +100,8 @@ def suite_results(data: dict, path: Path) -> list:
                         "--benchmark-json wrote")
     for entry in benchmarks:
         info = entry.get("extra_info") if isinstance(entry, dict) else None
-        if not isinstance(info, dict) or not {"variant", "device"} <= info.keys() or info.get("kind") in RETIRED_KINDS:
-            continue  # another plugin's or test's benchmark, or a retired kind
+        if not isinstance(info, dict) or not {"variant", "device"} <= info.keys():
+            continue  # another plugin's or test's benchmark
         try:
             record = read_result(info)
         except MalformedResult as exc:
@@ -115,15 +111,6 @@ def suite_results(data: dict, path: Path) -> list:
         raise NoResults(f"{path} holds no fastbert-variants results; write one with "
                         "`pytest benchmarks --benchmark-json PATH`")
     return found
-
-
-def _facts_kept_per_result(data: dict) -> dict:
-    """Runs written before machine_info held the suite's machine facts kept them in every result."""
-    for entry in data.get("benchmarks") or []:
-        info = (entry.get("extra_info") or {}) if isinstance(entry, dict) else {}
-        if info.get("cpu") or info.get("cpu_isa"):
-            return {k: info.get(k) for k in ("cpu", "cpu_isa", "gpu", "versions") if k in info}
-    return {}
 
 
 def accuracy_records(data: dict, path: Path) -> dict[str, AccuracyResult]:
@@ -163,10 +150,10 @@ def load_run(*paths: str | Path) -> Run:
 
 def _read_into(run: Run, data, file: Path) -> None:
     if isinstance(data, dict) and "benchmarks" in data:
+        data = upgrade_run(data)  # an older run's JSON, as the readers expect it
         for record in suite_results(data, file):
             run.add(record)
-        run.machine = (data.get("machine_info") or {}).get("fastbert_variants") or run.machine or \
-            _facts_kept_per_result(data)
+        run.machine = data["machine_info"].get("fastbert_variants") or run.machine
         run.commit = data.get("commit_info") or run.commit
         run.datetime = data.get("datetime") or run.datetime
     elif isinstance(data, dict):

@@ -91,7 +91,10 @@ def test_a_variant_made_slower_fails_with_its_group_and_says_why(tmp_path, repli
     assert regressed and all("ort-int8-dynamic" in line for line in regressed)
     assert any("cells cpu ort-int8-dynamic (3 cells)" in line for line in regressed)
     assert "between-run sd" in regressed[0] and "adjusted" in regressed[0]
-    assert "Benjamini-Hochberg over all comparisons at 0.01" in out.splitlines()[-1]
+    assert "Benjamini-Hochberg over the comparisons at 0.01" in out.splitlines()[-1]
+    assert "2 regression(s) in 8 comparisons" in out.splitlines()[-1]  # 4 variants x 2 scenarios: the groups
+    cell = next(line for line in out.splitlines() if line.startswith("(cell)") and "ort-int8-dynamic" in line)
+    assert "not gated alone: its group is" in cell
 
 
 def test_against_the_history_the_runs_are_their_own_noise_and_offline_is_gated(tmp_path, replicates, capsys):

@@ -134,15 +134,15 @@ def test_a_pytest_gate_threshold_that_is_nan_or_out_of_range_is_a_usage_error(op
 
 
 def test_the_load_generator_refuses_nan_and_a_missing_texts_file_in_one_line(tmp_path):
-    from fastbert_variants import loadgen
+    from fastbert_variants import mlperf
 
     texts = tmp_path / "texts.json"
     texts.write_text('["a text"]')
+    common = ["--seconds", "1", "--budget-ms", "100", "--log-dir", str(tmp_path)]
     with pytest.raises(SystemExit) as exited:
-        loadgen.main(["http://127.0.0.1:1/predict", "--texts", str(texts), "--rate", "nan", "--seconds", "1"])
+        mlperf.main(["http://127.0.0.1:1/predict", "--texts", str(texts), "--rate", "nan", *common])
     assert exited.value.code == 2
-    assert loadgen.main(["http://127.0.0.1:1/predict", "--texts", str(tmp_path / "none.json"), "--rate", "1",
-                         "--seconds", "1"]) == 2
+    assert mlperf.main(["http://127.0.0.1:1/predict", "--texts", str(tmp_path / "none.json"), "--rate", "1", *common]) == 2
 
 
 @pytest.mark.parametrize("where", ["missing folder", "a folder"])

@@ -82,13 +82,13 @@ def test_a_variant_made_20_percent_slower_relative_to_fp32_fails(base_run, tmp_p
     bench = benchmark_json()
     for entry in bench["benchmarks"]:
         info = entry["extra_info"]
-        if info["variant"] == "ort-fp32" and info["cell"] == "cpu-b1-s128":
+        if info["variant"] == "ort-fp32":  # every cell: a slowdown of the variant, not of one shape
             info["speedup_vs_fp32"] *= 0.8
             info["speedup_ci95"] = [x * 0.8 for x in info["speedup_ci95"]]
     slower = write_run(tmp_path / "slower", bench, accuracy_json())
     assert main(["compare", str(base_run), str(slower), "--max-speedup-loss", "10%", "--noise", noise_file(tmp_path)]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[:4] == ["REGRESSED", "speedup", "cpu-b1-s128", "ort-fp32"]  # regressions first
+    assert lines[1].split()[:5] == ["REGRESSED", "speedup", "cells", "cpu", "ort-fp32"]  # regressions first
     assert "-20.0%" in lines[1]
     assert main(["compare", str(base_run), str(slower), "--max-speedup-loss", "25", "--noise", noise_file(tmp_path)]) == 0
 
@@ -170,8 +170,8 @@ def test_a_fall_within_the_between_run_spread_is_noise_not_a_regression(base_run
     bench = benchmark_json()
     for entry in bench["benchmarks"]:
         info = entry["extra_info"]
-        if info["variant"] == "ort-fp32" and info["cell"] == "cpu-b1-s16":
-            info["speedup_vs_fp32"] = 1.12  # -14%: past the 10% bound, but runs of this setup move 8%
+        if info["variant"] == "ort-fp32":
+            info["speedup_vs_fp32"] *= 0.86  # -14%: past the 10% bound, but runs of this setup move 8%
     noisy = write_run(tmp_path / "noisy", bench, accuracy_json())
     assert main(["compare", str(base_run), str(noisy), "--noise", noise_file(tmp_path, sd=0.08)]) == 0
     out = capsys.readouterr().out

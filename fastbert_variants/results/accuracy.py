@@ -6,6 +6,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar
 
 from .fields import MalformedResult, count, finite, flag, text
+from .upgrade import FORMAT, upgrade_accuracy
 
 KIND = "accuracy"
 TEXT_SETS = ("dataset", "long-texts")  # what a record was scored on: the dataset's rows, or the long-text set
@@ -173,8 +174,8 @@ class AccuracyResult(Evaluation):
         return "\n".join(lines)
 
     def to_json(self) -> dict:
-        """The dict every run has written under the record's key in --accuracy-json."""
-        flat = _flat(self)
+        """The dict every run has written under the record's key in --accuracy-json, with its format."""
+        flat = {"format": FORMAT, **_flat(self)}
         for name in ("fp32", "scores", "comparison", "gate"):
             flat[name] = _flat(flat[name])
         flat["flipped_texts"] = list(self.flipped_texts)
@@ -182,11 +183,11 @@ class AccuracyResult(Evaluation):
 
     @classmethod
     def from_json(cls, data, key: str = "") -> AccuracyResult:
-        """Any record this suite has written, read from under its key; the oldest lack rows, dataset, model, the
-        one-sided p, and even the variant and device (their key named them)."""
+        """Any record this suite has written, read from under its key and brought to the current format first."""
         where = repr(key)
         if not isinstance(data, dict):
             raise MalformedResult(f"the accuracy record {where} is {type(data).__name__}, not a JSON object")
+        data = upgrade_accuracy(data, key)
         parts = {name: _read(part, data.get(name), where, name)
                  for name, part in (("fp32", Scores), ("scores", Scores), ("comparison", Comparison), ("gate", Gate))}
         if parts["gate"].significance is not None and parts["comparison"].mcnemar_worse_p is None:
@@ -195,10 +196,8 @@ class AccuracyResult(Evaluation):
         flipped = data.get("flipped_texts") or []
         if not isinstance(flipped, list) or not all(isinstance(t, str) for t in flipped):
             raise MalformedResult(f"the accuracy record {where} has flipped_texts that are not a list of strings")
-        variant, device, text_set = _named_by(key)
-        flat = {k: v for k, v in data.items() if k not in parts and k != "flipped_texts"}
-        record = _read(cls, flat, where, defaults={"variant": variant, "device": device, "text_set": text_set,
-                                                   **parts, "flipped_texts": tuple(flipped)})
+        flat = {k: v for k, v in data.items() if k not in parts and k not in ("flipped_texts", "format")}
+        record = _read(cls, flat, where, defaults={**parts, "flipped_texts": tuple(flipped)})
         if record.text_set not in TEXT_SETS:
             raise MalformedResult(f"the accuracy record {where} has text_set {record.text_set!r}, not one of "
                                   f"{', '.join(TEXT_SETS)}")
@@ -208,13 +207,6 @@ class AccuracyResult(Evaluation):
 def accuracy_key(device: str, variant: str, text_set: str = "dataset") -> str:
     """The one place a record's key is written: `device/variant`, or `device/variant/long-texts`."""
     return f"{device}/{variant}" + (f"/{text_set}" if text_set != "dataset" else "")
-
-
-def _named_by(key: str) -> tuple[str, str, str]:
-    """(variant, device, text set) from a record's key (records before text_set was a field: their key named it)."""
-    device, _, rest = key.partition("/")
-    variant, _, text_set = rest.partition("/")
-    return variant, device, text_set or "dataset"
 
 
 def read_accuracy(data: dict, where: str = "the accuracy JSON") -> dict[str, AccuracyResult]:

@@ -1,7 +1,8 @@
 """Result formats: every record written carries `format`; one step per older format brings it to this one.
 
 As asv keeps `api_version` and an `update_to_N` per step, the readers (`from_json`) know only the current
-format, and what older runs lack is filled here, in one place, instead of in each reader.
+format, and what older runs lack is filled here, in one place, instead of in each reader: a timed record
+(`upgrade`), an accuracy record (`upgrade_accuracy`) and a whole run's JSON (`upgrade_run`).
 """
 
 from __future__ import annotations
@@ -39,12 +40,52 @@ STEPS = {1: _to_2}  # format N -> the step to N + 1
 
 def upgrade(data: dict) -> dict:
     """A result's `extra_info` in the current format (a copy); a newer format than this suite reads is refused."""
-    version = data.get("format", 1)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise MalformedResult(f"a result's 'format' is {version!r}, not a format number")
-    if version > FORMAT:
-        raise MalformedResult(f"a result of format {version}, newer than this fastbert-variants reads ({FORMAT}); "
-                              "upgrade fastbert-variants to read it")
+    version = _check(data.get("format", 1), "a result")
     while version < FORMAT:
         data, version = STEPS[version](data), version + 1
     return data
+
+
+def _check(version, what: str) -> int:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise MalformedResult(f"{what}'s 'format' is {version!r}, not a format number")
+    if version > FORMAT:
+        raise MalformedResult(f"{what} of format {version}, newer than this fastbert-variants reads ({FORMAT}); "
+                              "upgrade fastbert-variants to read it")
+    return version
+
+
+def upgrade_accuracy(data: dict, key: str) -> dict:
+    """An accuracy record in the current format. Format 1 records (before 5 December 2026) wrote no format; the
+    oldest of them named their variant, device and text set only in their key (`cpu/ort-fp32/long-texts`)."""
+    if _check(data.get("format", 1), f"the accuracy record {key!r}") < 2:
+        device, _, rest = key.partition("/")
+        variant, _, text_set = rest.partition("/")
+        named = {"variant": variant, "device": device, "text_set": text_set or "dataset"}
+        data = {**{k: v for k, v in named.items() if data.get(k) is None}, **{k: v for k, v in data.items()
+                                                                             if v is not None}, "format": 2}
+    return data
+
+
+# Older runs' kinds that no record reads any more: the fixed-texts padding benchmark and the closed-loop serving
+# test, both replaced by the offline and server scenarios (their figures could not be compared as ratios).
+RETIRED_KINDS = ("batching", "serving")
+
+
+def upgrade_run(data: dict) -> dict:
+    """A pytest-benchmark JSON as the current readers expect it: runs written before machine_info held the suite's
+    machine facts kept them in every result (moved up here); entries of retired kinds are left out."""
+    benchmarks = data.get("benchmarks")
+    if not isinstance(benchmarks, list):
+        return data
+    kept = [e for e in benchmarks if not (isinstance(e, dict) and isinstance(e.get("extra_info"), dict)
+                                          and e["extra_info"].get("kind") in RETIRED_KINDS)]
+    machine = data.get("machine_info") if isinstance(data.get("machine_info"), dict) else {}
+    if not machine.get("fastbert_variants"):
+        for entry in kept:
+            info = (entry.get("extra_info") or {}) if isinstance(entry, dict) else {}
+            if isinstance(info, dict) and (info.get("cpu") or info.get("cpu_isa")):
+                machine = {**machine, "fastbert_variants": {k: info.get(k) for k in ("cpu", "cpu_isa", "gpu", "versions")
+                                                            if k in info}}
+                break
+    return {**data, "benchmarks": kept, "machine_info": machine}

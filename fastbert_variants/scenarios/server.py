@@ -2,18 +2,18 @@
 
 For torch-fp32 and the best gated variants of the offline scenario (its shortlist, asked of that
 scenario), each batcher setting of the profile (max batch size, max wait) gets its own
-`fastbert-variants serve` process; an open-loop load generator in another process offers Poisson
-arrivals of one dataset text each, and the capacity search (bracket, then geometric bisection to the
-profile's step) finds the highest rate whose p99, counted from each request's scheduled send time, stays
-within `--p99-budget-ms` with every request answered (a load stops once its p99 is sure to be over). A
-rate that went over is offered again at once and counts as over only if it goes over again (one stall of
-a shared machine does not end the search low); the capacity is offered once more at the end. A verdict
-that differs is reported with it. The variant's capacity is that of its best setting. The Timer's figure
-is the whole search's wall time.
+`fastbert-variants serve` process; MLPerf LoadGen, in another process, offers Poisson arrivals of one
+dataset text each (its Server scenario), and the capacity search (bracket, then geometric bisection to
+the profile's step, loadgen.find_capacity) finds the highest rate LoadGen judges VALID: its early-stopping
+estimate of the p99, for the queries run, within `--p99-budget-ms`, and every query answered. The rate
+found is offered again; a rate counts as held only if every load at it held. The variant's capacity is
+that of its best setting, with LoadGen's summary of its last load there. The Timer's figure is the whole
+search's wall time.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import math
@@ -54,6 +54,9 @@ class Server(Scenario):
     def measure(self, session, case, timer):
         from .offline import SCENARIO as OFFLINE
 
+        if importlib.util.find_spec("mlperf_loadgen") is None:
+            raise NotMeasured("MLPerf LoadGen drives the server scenario's loads and is not installed here: pip install "
+                              "mlcommons-loadgen (wheels for x86-64 Linux, macOS and Windows)")
         plan, budget, bench = session.profile, session.opt.p99_budget_ms, session.workbench
         variant = case.variant
         if variant is None:
@@ -69,33 +72,42 @@ class Server(Scenario):
         offline = {r.batch_size: r.texts_per_s for r in session.run.of_kind("offline")
                    if (r.device, r.variant, r.strategy) == (case.device, variant, "dynamic")}
         texts_file = session.once("server texts", lambda: _texts_file(session))
+        logs = session.scratch_dir() / "loadgen"
         searches = []
 
         def search_every_setting():
             for max_batch, max_wait in plan.server_settings:
                 nearest = min(offline, key=lambda b: abs(b - max_batch), default=None)
                 start = 0.7 * offline[nearest] if nearest else 20.0  # near the offline throughput: fewer loads
+                where = logs / f"{case.device}-{variant}-b{max_batch}-w{max_wait:g}"
                 with progress.activity(f"server: {variant}, batch {max_batch}, wait {max_wait:g} ms, searching"), \
                         loadgen.ServerProcess(argv, variant, case.device, bench.threads, max_batch, max_wait,
                                               server_cores) as server:
                     url = f"{server.url}/predict"
-                    loadgen.run_load(url, texts_file, start / 2, 1.0, load_cores, seed=99)  # warm-up
-                    seeds = itertools.count()  # new arrivals for each load, the confirmation's included
-                    capacity, points = loadgen.find_capacity(
-                        lambda rate, seeds=seeds, url=url: loadgen.run_load(url, texts_file, rate, plan.server_seconds_per_load,
-                                                                   load_cores, seed=next(seeds),
-                                                                   stop_over_budget_ms=budget),
-                        budget, start, step=plan.server_step, confirm=True)
-                searches.append((capacity, max_batch, max_wait, points))
+                    loadgen.run_load(url, texts_file, start / 2, 1.0, load_cores, budget, where / "warm-up", seed=99,
+                                     min_queries=50)
+                    loads = itertools.count()  # new arrivals, and a log folder, for each load
+
+                    def load(rate, url=url, where=where, loads=loads):
+                        n = next(loads)
+                        return loadgen.run_load(url, texts_file, rate, plan.server_seconds_per_load, load_cores,
+                                                budget, where / f"load-{n:02d}", seed=n)
+
+                    capacity, points = loadgen.find_capacity(load, budget, start, step=plan.server_step)
+                last_at = max((i for i, p in enumerate(points) if p.offered_per_s == capacity), default=None)
+                summary = where / f"load-{last_at:02d}" / "mlperf_log_summary.txt" if last_at is not None else None
+                searches.append((capacity, max_batch, max_wait, points,
+                                 summary.read_text() if summary and summary.is_file() else None))
 
         timer.time(f"{case.device}-server", search_every_setting)
-        lost = [p for _, _, _, points in searches for p in points if p.answered + p.errors != p.sent]
-        capacity, max_batch, max_wait, points = max(searches, key=lambda s: s[0])
+        lost = [p for _, _, _, points, _ in searches for p in points if p.answered + p.errors != p.sent]
+        capacity, max_batch, max_wait, points, summary = max(searches, key=lambda s: s[0])
         record = session.keep(ServerResult(
             variant=variant, device=case.device, p99_budget_ms=budget, capacity_per_s=capacity,
             max_batch_size=max_batch, max_wait_ms=max_wait, points=tuple(points), settings_tried=len(searches),
             loads_run=sum(len(s[3]) for s in searches), search_step=plan.server_step, pinning=pinning,
-            threads=bench.threads, model=bench.model_spec, seconds_per_load=plan.server_seconds_per_load))
+            threads=bench.threads, model=bench.model_spec, seconds_per_load=plan.server_seconds_per_load,
+            load_generator=f"MLPerf LoadGen {_version('mlcommons-loadgen')}", loadgen_summary=summary))
         # every request sent was answered or counted as an error
         return Measured(record, f"requests neither answered nor counted as errors: {lost}" if lost else None)
 
@@ -135,6 +147,12 @@ class Server(Scenario):
         from .. import plots
 
         return [(plots.server_p99, (run.of_kind("server"),), "server_p99.png")]
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import version
+
+    return version(distribution)
 
 
 def _texts_file(session) -> str:
