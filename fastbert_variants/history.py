@@ -3,8 +3,9 @@
 SQLAlchemy, so one code path serves the default SQLite file in the cache directory and a team's
 PostgreSQL (`--db URL` or $FASTBERT_VARIANTS_DB). Alembic owns the schema (fastbert_variants/migrations):
 opening a history upgrades it to the newest revision, so an older database is migrated, never
-rewritten by hand. A run's results keep their raw block ratios, so a new run can be tested against
-the pooled blocks of the last runs of a branch, on the same kind of machine.
+rewritten by hand. Every scenario's results are kept whole (the fixed cells in their own table, every
+other kind by kind), so a new run can be judged against the last runs of a branch on the same kind of
+machine, and against how far those runs moved between themselves (compare.py).
 """
 
 from __future__ import annotations

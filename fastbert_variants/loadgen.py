@@ -140,6 +140,20 @@ class ServerProcess:
         with urllib.request.urlopen(f"{self.url}/health", timeout=10) as response:
             return json.loads(response.read())
 
+    def wait_idle(self, timeout_s: float = 30.0, quiet_s: float = 0.5) -> float:
+        """Wait until nothing is queued and no model call started for `quiet_s`: a load that went over leaves a
+        backlog (on the Zen 4, after 400/s every later load of the search went over, down to 167/s that had held
+        before it), and the next load must meet the server as the first one did. Returns the seconds waited."""
+        started = time.monotonic()
+        calls = None
+        while time.monotonic() - started < timeout_s:
+            state = self.health()
+            if state.get("queued_texts", 0) == 0 and state.get("model_calls") == calls:
+                break
+            calls = state.get("model_calls")
+            time.sleep(quiet_s)
+        return time.monotonic() - started
+
     def __exit__(self, *exc) -> None:
         # Killed, not asked to stop: nothing of it is kept, and a graceful stop (aiohttp's shutdown, then the
         # runtime's teardown) took 1.3 s of every server's life.

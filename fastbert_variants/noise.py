@@ -27,6 +27,9 @@ from .variants import BASELINE
 
 KIND = "between-run-noise"
 FORMAT = 1
+# A run during which other processes took more of the machine than this is no replicate of a quiet one: on the Zen 4
+# a run with 37% taken by other work put ort-int8-dynamic at 3.61x in a cell where quiet runs said 1.83-2.51x.
+BUSY_SHARE = 0.10
 
 
 def figures(run: Run, variants: set[str] | None = None) -> dict[str, dict[str, float]]:
@@ -74,6 +77,7 @@ class Noise:
     figures: dict[str, Spread]
     cells: dict[str, list[str]] = field(default_factory=dict)  # group -> its figures
     pooled: dict[str, tuple[float, int]] = field(default_factory=dict)  # "cells/group", "cells/figure" -> (sd, df)
+    left_out: list[str] = field(default_factory=list)  # runs not used, and why (busy machine)
 
     @property
     def runs(self) -> int:
@@ -94,7 +98,7 @@ class Noise:
                 "threads": self.threads, "sources": self.sources,
                 "groups": {k: asdict(v) for k, v in self.groups.items()},
                 "figures": {k: asdict(v) for k, v in self.figures.items()}, "cells": self.cells,
-                "pooled": {k: list(v) for k, v in self.pooled.items()}}
+                "pooled": {k: list(v) for k, v in self.pooled.items()}, "left_out": self.left_out}
 
     @classmethod
     def from_json(cls, data: dict, path: str = "the noise file") -> Noise:
@@ -108,7 +112,8 @@ class Noise:
                        {k: Spread(**v) for k, v in data["groups"].items()},
                        {k: Spread(**v) for k, v in data["figures"].items()},
                        {k: list(v) for k, v in (data.get("cells") or {}).items()},
-                       {k: (float(v[0]), int(v[1])) for k, v in (data.get("pooled") or {}).items()})
+                       {k: (float(v[0]), int(v[1])) for k, v in (data.get("pooled") or {}).items()},
+                       list(data.get("left_out") or []))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise UserError(f"{path} is a damaged noise file ({exc}); write it again with fastbert-variants noise") from None
 
@@ -122,10 +127,23 @@ def read_noise(path: str | Path) -> Noise:
         raise UserError(f"{path} is not a noise file ({type(exc).__name__}); give the noise.json replicate wrote") from None
 
 
+def busy(run: Run) -> str | None:
+    """Why the run is no measure of a quiet machine, or None."""
+    share = run.others_share
+    if share is not None and share > BUSY_SHARE:
+        return (f"{run.sources[0] if run.sources else 'the run'}: other processes took {100 * share:.1f}% of the "
+                f"machine while it measured (over {100 * BUSY_SHARE:.0f}%)")
+    return None
+
+
 def measure_noise(runs: list[Run]) -> Noise:
-    """The spreads of runs of the same code (2 or more): refused when they are not runs of one setup."""
+    """The spreads of runs of the same code (2 or more): refused when they are not runs of one setup; a run of a
+    busy machine is left out, and said to be."""
+    left_out = [why for why in map(busy, runs) if why]
+    runs = [run for run in runs if not busy(run)]
     if len(runs) < 2:
-        raise UserError(f"between-run noise needs 2 runs or more, got {len(runs)}")
+        raise UserError(f"between-run noise needs 2 runs or more of a quiet machine, got {len(runs)}"
+                        + (f" ({len(left_out)} left out: {'; '.join(left_out)})" if left_out else ""))
     from .comparable import differences
 
     for other in runs[1:]:
@@ -155,7 +173,7 @@ def measure_noise(runs: list[Run]) -> Noise:
             df = sum(s.runs - 1 for s in spreads)
             pooled[f"{scenario}/{what}"] = (math.sqrt(sum((s.runs - 1) * s.sd ** 2 for s in spreads) / df), df)
     return Noise(runs[0].machine_kind, runs[0].model, runs[0].threads, [s for r in runs for s in r.sources[:1]],
-                 groups, single, cells_of, pooled)
+                 groups, single, cells_of, pooled, left_out)
 
 
 def noise_table(noise: Noise, significance: float = 0.01) -> list[str]:
@@ -205,7 +223,9 @@ def choose(path: str | None, bases: list[Run], new: Run, allowed: tuple[str, ...
                             "fastbert-variants replicate, or pass --allow-different machine,model knowingly")
         return noise, f"of {noise.runs} replicate runs on {noise.machine_kind} ({path})"
     if len(bases) >= 3:
-        return measure_noise(bases), f"of the {len(bases)} base runs themselves"
+        measured = measure_noise(bases)
+        return measured, f"of the {measured.runs} base runs themselves" + (
+            f" ({len(measured.left_out)} busy one(s) left out)" if measured.left_out else "")
     noise = read_noise(DEFAULT_FILE)
     here = "this kind of machine" if noise.machine_kind == new.machine_kind else "not this machine"
     return noise, (f"widest over {noise.runs} replicate runs on {noise.machine_kind}, the package's default ({here}: "

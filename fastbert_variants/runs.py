@@ -67,6 +67,12 @@ class Run:
         return getattr(self.first, "threads", None)
 
     @property
+    def others_share(self) -> float | None:
+        """The share of the machine other processes took while the run measured (the plugin's cpu_share)."""
+        share = (self.machine.get("cpu_share") or {}).get("others")
+        return float(share) if isinstance(share, int | float) and not isinstance(share, bool) else None
+
+    @property
     def hardware(self) -> str:
         """What makes two runs' speedups comparable: the CPU, its instruction set and the GPU (threads apart)."""
         return self._kind()

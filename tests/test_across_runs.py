@@ -101,7 +101,7 @@ def test_against_the_history_the_runs_are_their_own_noise_and_offline_is_gated(t
     db = f"sqlite:///{tmp_path / 'h.sqlite'}"
     for path in replicates:
         assert main(["history", "add", str(path), "--db", db]) == 0
-    assert "and 15 offline results" in capsys.readouterr().out
+    assert "15 latency, 15 offline, 0 accuracy results" in capsys.readouterr().out
     assert main(["history", "add", str(replicates[0]), "--db", db]) == 2  # the same run is not pooled twice
     assert "already in the history as run #1" in capsys.readouterr().err
 
@@ -183,6 +183,19 @@ def test_replicate_runs_pytest_in_fresh_processes(tmp_path, capsys):
     assert exited.value.code == 2 and "at least 2" in capsys.readouterr().err
     assert main(["replicate", "--out", str(tmp_path / "o"), "--", "--benchmark-json", "x.json"]) == 2
     assert "leave --benchmark-json out" in capsys.readouterr().err
+
+
+def test_a_run_of_a_busy_machine_is_left_out_of_the_noise_and_named_in_a_verdict(tmp_path, replicates, capsys):
+    busy = write(tmp_path / "busy" / "benchmark.json",
+                 run_json(8, machine={**MACHINE, "cpu_share": {"seconds": 90.0, "ours": 0.6, "others": 0.37}}))
+    assert main(["noise", *map(str, replicates[:3]), str(busy), "--out", str(tmp_path / "n.json")]) == 0
+    out = capsys.readouterr().out
+    assert "left out: " in out and "other processes took 37.0% of the machine" in out
+    noise = json.loads((tmp_path / "n.json").read_text())
+    assert len(noise["sources"]) == 3 and len(noise["left_out"]) == 1
+    assert main(["compare", str(replicates[0]), str(busy), "--noise", str(tmp_path / "n.json")]) in (0, 1)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].startswith("note: NEW ran on a busy machine") and "regression(s)" in lines[-1]
 
 
 def test_a_spread_reads_back_and_a_damaged_file_is_one_line(tmp_path, capsys):

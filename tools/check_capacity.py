@@ -52,13 +52,14 @@ def main() -> int:
 
     def load(rate: float, url: str):
         n = next(loads)
+        server.wait_idle()  # as the suite's search: the last load's backlog drained first
         return loadgen.run_load(url, str(texts), rate, args.seconds_per_load, load_cores, args.p99_budget_ms,
                                 logs / f"load-{n:03d}", seed=n)
 
     searches = []
     with loadgen.ServerProcess(["--cache-dir", str(bench.cache.root)], args.variant, "cpu", args.threads,
                                args.max_batch_size, args.max_wait_ms, server_cores) as server:
-        url = f"{server.url}/predict"
+        url = f"{server.url}/predict"  # `load` above reads `server`
         loadgen.run_load(url, str(texts), args.start_rate / 2, 1.0, load_cores, args.p99_budget_ms, logs / "warm-up",
                          seed=999, min_queries=50)
         for _ in range(args.searches):

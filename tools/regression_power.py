@@ -37,11 +37,12 @@ def main() -> int:
                    "--fastbert-devices", "cpu", "--fastbert-variants", VARIANTS]
     cli = [sys.executable, "-m", "fastbert_variants.cli"]
     db = f"sqlite:///{out / 'history.sqlite'}"
-    if not (out / "bases" / "noise.json").is_file():
+    if not list((out / "bases").glob("run-*/benchmark.json")):
         subprocess.run([*cli, "replicate", "--runs", str(args.bases), "--out", str(out / "bases"), *pytest_args],
                        env={**env, "FASTBERT_SLOWED_FRACTION": "0"}, check=True)
+    if not (out / "history.sqlite").is_file():
         for run in sorted((out / "bases").glob("run-*/benchmark.json")):
-            subprocess.run([*cli, "history", "add", str(run), "--db", db], env=env, check=True)
+            subprocess.run([*cli, "history", "add", str(run), "--db", db, "--branch", "main"], env=env, check=True)
     tries = out / f"slowed-{args.fraction:g}"
     subprocess.run([*cli, "replicate", "--runs", str(args.tries), "--out", str(tries), *pytest_args],
                    env={**env, "FASTBERT_SLOWED_FRACTION": str(args.fraction)}, check=False)

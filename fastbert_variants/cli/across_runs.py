@@ -45,6 +45,10 @@ def cmd_compare(args) -> int:
     spread, said = noise.choose(args.noise, bases, new, allowed)
     changes = compare_runs(bases, new, loss, args.max_accuracy_drop, spread, significance, variants, base_accuracy)
     print("\n".join(changes_table(changes)))
+    for which, run in [("NEW", new), *(("BASE", b) for b in bases)]:
+        why = noise.busy(run)
+        if why:  # said, not refused: the verdict stands on what was measured, and the reader knows why it may move
+            print(f"note: {which} ran on a busy machine: {why}; its speedups moved for that, whatever the code did")
     print(summary_line(changes, loss, significance, args.max_accuracy_drop, said, allowed))
     return 1 if any(c.regressed for c in changes) else 0
 
@@ -72,6 +76,8 @@ def _write_noise(runs: list[str], out: Path) -> int:
     measured = measure_noise([load_run(r) for r in runs])
     write_atomically(out, json.dumps(measured.to_json(), indent=1))
     print("\n".join(noise_table(measured)))
+    for why in measured.left_out:
+        print(f"left out: {why}")
     print(f"wrote {out}: the between-run spread of {measured.runs} runs on {measured.machine_kind}; gate with "
           f"fastbert-variants compare BASE NEW --noise {out}")
     return 0
@@ -84,12 +90,11 @@ def cmd_history_add(args) -> int:
     run = load_run(args.run, *filter(None, [args.accuracy]))
     url = history.database_url(args.db, options.cache_dir(args))
     stored = history.add_run(history.open_history(url), run, args.branch, args.commit, args.machine_kind)
+    counts = {kind: len(records) for kind, records in run.records.items() if records}
+    counts["accuracy"] = len(stored.accuracy)
     print(f"stored run #{stored.id} in {history.shown_url(url)}: branch {stored.branch}, commit "
-          f"{(stored.commit_id or '?')[:12]}, {stored.machine_kind}; {len(stored.latency)} latency and "
-          f"{len(stored.accuracy)} accuracy results")
-    others = {kind: len(records) for kind, records in run.records.items() if kind != "latency" and records}
-    if others:
-        print("and " + ", ".join(f"{count} {kind}" for kind, count in others.items()) + " results")
+          f"{(stored.commit_id or '?')[:12]}, {stored.machine_kind}; "
+          + ", ".join(f"{count} {kind}" for kind, count in counts.items()) + " results")
     return 0
 
 

@@ -88,8 +88,9 @@ class Server(Scenario):
                                      min_queries=50)
                     loads = itertools.count()  # new arrivals, and a log folder, for each load
 
-                    def load(rate, url=url, where=where, loads=loads):
+                    def load(rate, url=url, where=where, loads=loads, server=server):
                         n = next(loads)
+                        server.wait_idle()  # the last load's backlog drained first
                         return loadgen.run_load(url, texts_file, rate, plan.server_seconds_per_load, load_cores,
                                                 budget, where / f"load-{n:02d}", seed=n)
 
