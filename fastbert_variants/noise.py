@@ -222,11 +222,15 @@ def choose(path: str | None, bases: list[Run], new: Run, allowed: tuple[str, ...
             raise UserError(f"{path} was measured on another setup: {'; '.join(different)}; measure this one with "
                             "fastbert-variants replicate, or pass --allow-different machine,model knowingly")
         return noise, f"of {noise.runs} replicate runs on {noise.machine_kind} ({path})"
+    why_not = ""
     if len(bases) >= 3:
-        measured = measure_noise(bases)
-        return measured, f"of the {measured.runs} base runs themselves" + (
-            f" ({len(measured.left_out)} busy one(s) left out)" if measured.left_out else "")
+        quiet = [run for run in bases if not busy(run)]
+        if len(quiet) >= 2:
+            measured = measure_noise(bases)
+            return measured, f"of the {measured.runs} base runs themselves" + (
+                f" ({len(measured.left_out)} busy one(s) left out)" if measured.left_out else "")
+        why_not = f" (the base runs' own: {len(bases) - len(quiet)} of {len(bases)} ran on a busy machine)"
     noise = read_noise(DEFAULT_FILE)
     here = "this kind of machine" if noise.machine_kind == new.machine_kind else "not this machine"
     return noise, (f"widest over {noise.runs} replicate runs on {noise.machine_kind}, the package's default ({here}: "
-                   "measure yours with fastbert-variants replicate, then --noise)")
+                   f"measure yours with fastbert-variants replicate, then --noise){why_not}")

@@ -198,6 +198,18 @@ def test_a_run_of_a_busy_machine_is_left_out_of_the_noise_and_named_in_a_verdict
     assert lines[-2].startswith("note: NEW ran on a busy machine") and "regression(s)" in lines[-1]
 
 
+def test_a_history_of_busy_runs_falls_back_to_the_default_noise_and_says_why(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    busy = {**MACHINE, "cpu_share": {"seconds": 90.0, "ours": 0.6, "others": 0.3}}
+    for seed in range(3):
+        assert main(["history", "add", str(write(tmp_path / f"b{seed}" / "benchmark.json", run_json(seed, machine=busy))),
+                     "--db", db]) == 0
+    new = write(tmp_path / "new" / "benchmark.json", run_json(9, machine=busy))
+    assert main(["compare", str(new), "--against-history", "main", "--db", db]) in (0, 1)
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "the package's default" in last and "3 of 3 ran on a busy machine" in last
+
+
 def test_a_spread_reads_back_and_a_damaged_file_is_one_line(tmp_path, capsys):
     spread = Spread.of([0.1, 0.12, 0.09])
     assert spread.runs == 3 and spread.low < spread.median < spread.high
