@@ -292,3 +292,10 @@ def test_a_shared_measurement_takes_the_selection_when_no_test_of_its_scenario_w
     assert planned.variants_in(offline, lambda c: True) == ["torchscript"]
     assert {c.id for c in offline.cases(selection, ["cpu"])} >= {"cpu-offline-b1-dynamic-torch-fp32",
                                                                  "cpu-offline-b32-dynamic-torchscript"}
+
+
+def test_a_baseline_that_held_no_rate_gives_no_ratio_and_says_so():
+    """torch-fp32's search may find no rate that held at every load (a 2-core machine where the verdicts flip):
+    the line says so instead of printing 0.0/s and a ratio of nan."""
+    (served,) = lines_of(Report(Run.of(server("torch-fp32", 0.0), server("openvino-int8", 180.0))), "server")
+    assert "torch-fp32: no rate held at every load offered" in served and "nan" not in served

@@ -5,7 +5,8 @@ scenario), each batcher setting of the profile (max batch size, max wait) gets i
 `fastbert-variants serve` process; MLPerf LoadGen, in another process, offers Poisson arrivals of one
 dataset text each (its Server scenario), and the capacity search (bracket, then geometric bisection to
 the profile's step, loadgen.find_capacity) finds the highest rate LoadGen judges VALID: its early-stopping
-estimate of the p99, for the queries run, within `--p99-budget-ms`, and every query answered. The rate
+estimate of the p99, for the queries run (the profile's 460 or 660 at least), within `--p99-budget-ms`, and
+every query answered. The rate
 found is offered again; a rate counts as held only if every load at it held. The variant's capacity is
 that of its best setting, with LoadGen's summary of its last load there. The Timer's figure is the whole
 search's wall time.
@@ -92,7 +93,8 @@ class Server(Scenario):
                         n = next(loads)
                         server.wait_idle()  # the last load's backlog drained first
                         return loadgen.run_load(url, texts_file, rate, plan.server_seconds_per_load, load_cores,
-                                                budget, where / f"load-{n:02d}", seed=n)
+                                                budget, where / f"load-{n:02d}", seed=n,
+                                                min_queries=plan.server_min_queries)
 
                     capacity, points = loadgen.find_capacity(load, budget, start, step=plan.server_step)
                 last_at = max((i for i, p in enumerate(points) if p.offered_per_s == capacity), default=None)
@@ -138,7 +140,7 @@ class Server(Scenario):
         return recommendations
 
     def block(self, run, recommendations):
-        return ("server: capacity at the p99 budget, open-loop Poisson load",
+        return ("server: capacity at the p99 budget, MLPerf LoadGen's Poisson load",
                 [_line(run, rec) for rec in recommendations])
 
     def tables(self, run):
@@ -168,8 +170,10 @@ def _line(run, rec: Recommendation) -> str:
     fp32 = next((s for s in run.of_kind("server")
                  if (s.device, s.variant, s.p99_budget_ms) == (r.device, BASELINE, r.p99_budget_ms)), None)
     unsteady = f", UNSTEADY: {len(fp32.contradicting)} of its loads contradict it" if fp32 and fp32.contradicting else ""
-    versus = (f" ({BASELINE}: {fp32.capacity_per_s:.1f}/s{unsteady}, {rec.speedup:.2f}x)"
-              if fp32 is not None and rec.variant != BASELINE else "")
+    versus = ""
+    if fp32 is not None and rec.variant != BASELINE:
+        versus = (f" ({BASELINE}: {fp32.capacity_per_s:.1f}/s{unsteady}, {rec.speedup:.2f}x)" if fp32.capacity_per_s else
+                  f" ({BASELINE}: no rate held at every load offered{unsteady}, so no ratio to it)")
     return (f"{rec.cell}: {rec.variant}, {r.capacity_per_s:.1f} requests/s of one text each (Poisson arrivals) with "
             f"p99 within {r.p99_budget_ms:g} ms, batcher max {r.max_batch_size} texts, max wait {r.max_wait_ms:g} ms"
             f"{versus}; {accuracy_words(rec)}; searched {r.settings_tried} batcher settings in {r.loads_run} loads"
