@@ -90,19 +90,29 @@ def accuracy_verdict(accuracy: dict[str, AccuracyResult] | None, device: str, va
     return None, record.drop_points
 
 
-def choose(where: str, results: list, accuracy: dict | None, sizes: dict[str, float]) -> Recommendation:
-    """The rule above over one cell's or scenario's results (each with .variant, .device and .speedup)."""
+def eligibility(results: list, accuracy: dict | None, not_faster) -> tuple[dict[str, str], list[tuple]]:
+    """(variant -> why it cannot be recommended, [(result, accuracy drop)] of those that can): its accuracy gate first,
+    then `not_faster(result)` (a reason, or None)."""
     excluded, eligible = {}, []
     for r in results:
         why, drop = accuracy_verdict(accuracy, r.device, r.variant)
-        low, high = r.speedup.ci95
-        if why is None and r.variant != BASELINE and low <= 1.0:
-            why = (f"{'slower than' if high < 1.0 else 'not faster beyond noise than'} {BASELINE}: "
-                   f"speedup {r.speedup.text()}")
+        why = why or not_faster(r)
         if why:
             excluded[r.variant] = why
         else:
             eligible.append((r, drop))
+    return excluded, eligible
+
+
+def choose(where: str, results: list, accuracy: dict | None, sizes: dict[str, float]) -> Recommendation:
+    """The rule above over one cell's or scenario's results (each with .variant, .device and .speedup)."""
+    def not_faster(r) -> str | None:
+        low, high = r.speedup.ci95
+        if r.variant == BASELINE or low > 1.0:
+            return None
+        return f"{'slower than' if high < 1.0 else 'not faster beyond noise than'} {BASELINE}: speedup {r.speedup.text()}"
+
+    excluded, eligible = eligibility(results, accuracy, not_faster)
     baseline = [(r, 0.0) for r in results if r.variant == BASELINE]
     fastest, _ = max(eligible or baseline or [(results[0], None)], key=lambda pair: pair[0].speedup.median)
     overlapping = [pair for pair in eligible if pair[0].speedup.ci95[1] >= fastest.speedup.ci95[0]]

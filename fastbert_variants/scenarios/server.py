@@ -25,7 +25,7 @@ from .. import loadgen, options, progress, tables
 from ..results import ServerResult
 from ..variants import BASELINE
 from .base import Measured, NotMeasured, Scenario
-from .common import Recommendation, accuracy_verdict, accuracy_words
+from .common import Recommendation, accuracy_words, eligibility
 
 
 @dataclass(frozen=True)
@@ -121,17 +121,14 @@ class Server(Scenario):
         for device, budget in dict.fromkeys((r.device, r.p99_budget_ms) for r in server):
             results = [r for r in server if (r.device, r.p99_budget_ms) == (device, budget)]
             fp32 = next((r for r in results if r.variant == BASELINE), None)
-            excluded, eligible = {}, []
-            for r in results:
-                why, drop = accuracy_verdict(run.accuracy, device, r.variant)
-                if why is None and fp32 is not None and r is not fp32 and \
-                        r.capacity_per_s <= fp32.capacity_per_s * (1 + r.search_step):
-                    why = (f"capacity {r.capacity_per_s:.1f}/s is not above {BASELINE}'s {fp32.capacity_per_s:.1f}/s "
-                           f"by more than the search's step ({100 * r.search_step:.0f}%)")
-                if why:
-                    excluded[r.variant] = why
-                else:
-                    eligible.append((r, drop))
+
+            def not_faster(r, fp32=fp32):
+                if fp32 is None or r is fp32 or r.capacity_per_s > fp32.capacity_per_s * (1 + r.search_step):
+                    return None
+                return (f"capacity {r.capacity_per_s:.1f}/s is not above {BASELINE}'s {fp32.capacity_per_s:.1f}/s "
+                        f"by more than the search's step ({100 * r.search_step:.0f}%)")
+
+            excluded, eligible = eligibility(results, run.accuracy, not_faster)
             pool = eligible or ([(fp32, 0.0)] if fp32 else [(results[0], None)])
             best, drop = max(pool, key=lambda pair: pair[0].capacity_per_s)
             ratio = best.capacity_per_s / fp32.capacity_per_s if fp32 and fp32.capacity_per_s else math.nan
