@@ -9,10 +9,9 @@ and then the verdict says so.
 from __future__ import annotations
 
 from .errors import UserError
+from .options import ASPECTS
 from .runs import Run
 from .scenarios import SCENARIOS
-
-ASPECTS = ("model", "threads", "machine", "cells")
 
 
 def cells(run: Run) -> frozenset[str]:
@@ -45,20 +44,6 @@ def differences(base: Run, new: Run, allowed: tuple[str, ...] = ()) -> list[str]
 def _cells_text(cells: frozenset[str]) -> str:
     shown = sorted(cells)
     return (", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")) if shown else "none"
-
-
-def parse_allowed(text: str | None) -> tuple[str, ...]:
-    """--allow-different model,threads,machine,cells (or all)."""
-    if not text:
-        return ()
-    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    if names == ("all",):
-        return ASPECTS
-    unknown = [n for n in names if n not in ASPECTS]
-    if unknown or not names:
-        raise UserError(f"--allow-different: unknown {', '.join(unknown) or 'nothing'}; name any of {', '.join(ASPECTS)}, "
-                        "or all")
-    return names
 
 
 def refuse_if_different(base: Run, new: Run, allowed: tuple[str, ...], what: str = "BASE and NEW") -> None:

@@ -45,27 +45,6 @@ class Change:
                 change, self.note]
 
 
-def parse_percent(text: str, option: str) -> float:
-    """'10%' or '10' -> 0.10."""
-    try:
-        value = float(str(text).strip().rstrip("%"))
-    except ValueError:
-        raise UserError(f"{option} {text!r} is not a percentage; write it as 10% or 10") from None
-    if not 0 <= value < 100:
-        raise UserError(f"{option} must be between 0% and 100%, got {text!r}")
-    return value / 100
-
-
-def parse_significance(text: str | float) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UserError(f"--significance {text!r} is not a number; write it as 0.01") from None
-    if not 0 < value < 1:
-        raise UserError(f"--significance must be between 0 and 1, e.g. 0.01; got {text!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class _Test:
     what: str
@@ -170,14 +149,14 @@ def changes_table(changes: list[Change], moved_at: float = 0.02) -> list[str]:
     return lines
 
 
-def summary_line(changes: list[Change], max_speedup_loss: float, significance: float, max_accuracy_drop: float,
+def summary_line(changes: list[Change], max_speedup_loss: float, significance: float, max_accuracy_drop: float | None,
                  noise_said: str, allowed: tuple[str, ...] = ()) -> str:
-    """The verdict's last line: how many regressed, and the rules they were judged by."""
+    """The verdict's last line: how many regressed, and the rules they were judged by (accuracy's: None, not compared)."""
     regressed = sum(c.regressed for c in changes)
     gated = sum(c.gated for c in changes)
     knowingly = f"; compared knowingly across different {', '.join(allowed)}" if allowed else ""
     return (f"{regressed} regression(s) in {gated} comparisons (a variant's speedup over torch-fp32 in a scenario, "
             f"its cells together, regresses when it falls by more than {100 * max_speedup_loss:.0f}% and further than "
             f"runs of the same code move: one-sided t against the between-run spread {noise_said}, "
-            f"Benjamini-Hochberg over the comparisons at {significance:g}; accuracy may fall by "
-            f"{max_accuracy_drop:g} points{knowingly})")
+            f"Benjamini-Hochberg over the comparisons at {significance:g}"
+            f"{'' if max_accuracy_drop is None else f'; accuracy may fall by {max_accuracy_drop:g} points'}{knowingly})")

@@ -49,6 +49,21 @@ SELECTION_OPTIONS = [
 ]
 
 
+ASPECTS = ("model", "threads", "machine", "cells")  # what makes two runs comparable (comparable.py)
+
+# How a run is judged against another's (`compare`, and pytest's --benchmark-compare): the between-run gate.
+JUDGE_OPTIONS = [
+    (("--max-speedup-loss",), dict(default="10%", help="largest allowed fall of a speedup (default 10%%)")),
+    (("--noise",), dict(default=None, metavar="NOISE.json", help="the between-run spread to judge by, as `replicate` "
+     "or `noise` wrote it on this kind of machine (default: the base runs' own where there are 3 or more, else the "
+     "package's default, measured elsewhere)")),
+    (("--significance",), dict(default="0.01", help="the chance of any false alarm when nothing changed, over all "
+     "comparisons together (default 0.01)")),
+    (("--allow-different",), dict(default=None, metavar="ASPECTS", help="compare runs that differ in these, knowingly: "
+     "model, threads, machine, cells (comma-separated, or all); the verdict says so")),
+]
+
+
 def number(minimum: float = 0.0, above: bool = False):
     """An argparse (and pytest) option type: a finite number of at least `minimum` (above it, with `above`); NaN, an
     infinity or one out of range is a usage error of one line, never a gate that passes or fails everything."""
@@ -149,3 +164,38 @@ def check_output_file(path: str, option: str) -> None:
     if not target.parent.is_dir():
         raise UserError(f"{option} {path}: the folder {target.parent} does not exist; create it first "
                         f"(mkdir -p {target.parent})")
+
+
+def parse_percent(text: str, option: str) -> float:
+    """'10%' or '10' -> 0.10."""
+    try:
+        value = float(str(text).strip().rstrip("%"))
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not a percentage; write it as 10% or 10") from None
+    if not 0 <= value < 100:
+        raise UserError(f"{option} must be between 0% and 100%, got {text!r}")
+    return value / 100
+
+
+def parse_significance(text: str | float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"--significance {text!r} is not a number; write it as 0.01") from None
+    if not 0 < value < 1:
+        raise UserError(f"--significance must be between 0 and 1, e.g. 0.01; got {text!r}")
+    return value
+
+
+def parse_allowed(text: str | None) -> tuple[str, ...]:
+    """--allow-different model,threads,machine,cells (or all)."""
+    if not text:
+        return ()
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if names == ("all",):
+        return ASPECTS
+    unknown = [n for n in names if n not in ASPECTS]
+    if unknown or not names:
+        raise UserError(f"--allow-different: unknown {', '.join(unknown) or 'nothing'}; name any of {', '.join(ASPECTS)}, "
+                        "or all")
+    return names

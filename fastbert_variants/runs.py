@@ -143,7 +143,7 @@ def load_run(*paths: str | Path) -> Run:
         for file in files:
             data = _read_json(file)
             try:
-                _read_into(run, data, file)
+                read_into(run, data, file)
             except NoResults:
                 if len(files) == 1:
                     raise  # a folder's other file may hold what this one lacks
@@ -154,7 +154,8 @@ def load_run(*paths: str | Path) -> Run:
     return run
 
 
-def _read_into(run: Run, data, file: Path) -> None:
+def read_into(run: Run, data, file: Path | str) -> None:
+    """One file's parsed JSON (a run's, or its accuracy records) into `run`; `file` names it in messages."""
     if isinstance(data, dict) and "benchmarks" in data:
         data = upgrade_run(data)  # an older run's JSON, as the readers expect it
         for record in suite_results(data, file):

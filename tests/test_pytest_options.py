@@ -65,3 +65,38 @@ def test_an_option_value_that_would_move_pytests_rootdir_is_refused_with_the_fix
     fixed = subprocess.run([*args, f"--fastbert-cache-dir={cache}"], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert fixed.returncode == 0, fixed.stdout[-2000:]
     assert "benchmarks/test_latency.py::" in fixed.stdout and "tests/" not in fixed.stdout
+
+
+def test_benchmark_compare_is_judged_against_the_noise_between_runs_and_fails_a_real_slowdown(unit_cache_dir, tmp_path):
+    """`pytest --benchmark-compare --fastbert-compare-fail`: the suite's own verdict (speedups over FP32, the between-run
+    spread), not pytest-benchmark's absolute times: the same code passes, a variant made 3x slower fails with exit 1."""
+    family = os.path.join(REPO, "tests", "data", "slowed_family")
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", os.path.join(REPO, "benchmarks", "test_latency.py"),
+            "--fastbert-model", "random:tinybert-4l", "--fastbert-variants", "torch-fp32,slowed-ort-int8-dynamic",
+            "--fastbert-seq-lens", "16", "--fastbert-batch-sizes", "1", "--fastbert-threads", "1",
+            f"--fastbert-cache-dir={unit_cache_dir}"]
+
+    def run(*more, slowed="0"):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [family, os.environ.get("PYTHONPATH")])),
+               "FASTBERT_SLOWED_FRACTION": slowed}
+        return subprocess.run([*args, *more], capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+
+    saved = run("--benchmark-autosave")
+    assert saved.returncode == 0, saved.stdout[-3000:]
+    same = run("--benchmark-compare", "--fastbert-compare-fail")
+    assert same.returncode == 0, same.stdout[-3000:]
+    assert "this run against --benchmark-compare's" in same.stdout and "0 regression(s) in 1 comparisons" in same.stdout
+    slower = run("--benchmark-compare=0001", "--fastbert-compare-fail", slowed="2")
+    assert slower.returncode == 1, slower.stdout[-3000:]
+    assert "REGRESSED  speedup  cells cpu slowed-ort-int8-dynamic" in slower.stdout
+    assert "1 regression(s) in 1 comparisons" in slower.stdout and "package's default" in slower.stdout
+    shown = run("--benchmark-compare=0001", slowed="2")  # without --fastbert-compare-fail: shown, not failed
+    assert shown.returncode == 0 and "1 regression(s)" in shown.stdout
+
+
+def test_compare_fail_without_a_compared_run_is_a_usage_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q",
+                             os.path.join(REPO, "benchmarks", "test_latency.py"), "--fastbert-compare-fail"],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 4 and "Traceback" not in result.stderr
+    assert "--fastbert-compare-fail judges this run against the one --benchmark-compare loads" in result.stderr

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from fastbert_variants import loadgen
+from fastbert_variants import loadgen, plan
 from fastbert_variants.inputs import make_traffic
 from fastbert_variants.report import Report
 from fastbert_variants.results import (
@@ -299,3 +299,57 @@ def test_a_baseline_that_held_no_rate_gives_no_ratio_and_says_so():
     the line says so instead of printing 0.0/s and a ratio of nan."""
     (served,) = lines_of(Report(Run.of(server("torch-fp32", 0.0), server("openvino-int8", 180.0))), "server")
     assert "torch-fp32: no rate held at every load offered" in served and "nan" not in served
+
+
+def test_the_quick_profile_serves_the_offline_scenarios_best_alone_and_says_there_is_no_ratio():
+    """torch-fp32's loads last 12-23 s on 2 cores and its search held no rate at every load in the main jobs of
+    5 December: the quick profile serves the best offline variant only, and its line says there is no ratio."""
+    from fastbert_variants.scenarios.server import SCENARIO as SERVER
+
+    quick, full = (plan.Selection.parse(p, "all", "cpu") for p in ("quick", "full"))
+    assert [c.id for c in SERVER.cases(quick, ["cpu"])] == ["cpu-offline-best-1"]
+    assert [c.id for c in SERVER.cases(full, ["cpu"])][:2] == ["cpu-torch-fp32", "cpu-offline-best-1"]
+    (served,) = lines_of(Report(Run.of(server("openvino-int8", 233.0))), "server")
+    assert "openvino-int8, 233.0 requests/s" in served and "torch-fp32 not served in this run: no ratio to it" in served
+
+
+def test_a_server_that_failed_requests_is_started_afresh_and_warmed_before_the_next_load():
+    """After an overload (requests shed or expired) the same server process was slower for its next load: the search
+    meets a fresh one, warmed up; after a load that failed nothing, it only waits for the backlog to drain."""
+    calls = []
+
+    class Fake(loadgen.ServerProcess):
+        def __init__(self):
+            pass
+
+        def __enter__(self):
+            calls.append("start")
+            return self
+
+        def __exit__(self, *exc):
+            calls.append("stop")
+
+        def wait_idle(self, timeout_s=30.0, quiet_s=0.5):
+            calls.append("drain")
+            return 0.0
+
+    served = Fake()
+    served.recover(lambda: calls.append("warm-up"))
+    served.last_load_failed_requests = True
+    served.recover(lambda: calls.append("warm-up"))
+    served.recover(lambda: calls.append("warm-up"))
+    assert calls == ["drain", "stop", "start", "warm-up", "drain"]
+
+
+def test_after_a_confirmation_went_over_the_search_steps_down_until_a_rate_holds_at_every_load():
+    """The machine slows from 100/s to 70/s mid-search: the confirming loads go over and the first step down too;
+    the search goes on down a step at a time (it once gave up there and reported no capacity) to a rate held twice."""
+    count = iter(range(100))
+
+    def load(rate):
+        limit = 100 if next(count) < 4 else 70
+        return RatePoint(rate, 400, 400, 0, 10.0, 20.0 if rate <= limit else 1000.0, rate)
+
+    capacity, points = loadgen.find_capacity(load, 100.0, start_rate=90.0, step=0.2)
+    assert 70 / 1.2 <= capacity <= 70 and len([p for p in points if p.offered_per_s == capacity]) == 2
+    assert sum(not p.held(100.0) for p in points if p.offered_per_s < 90) >= 1  # the first step down went over

@@ -34,6 +34,7 @@ def main() -> int:
     parser.add_argument("--p99-budget-ms", type=float, default=100.0)
     parser.add_argument("--seconds-per-load", type=float, default=2.5, help="the quick profile's")
     parser.add_argument("--step", type=float, default=0.2, help="the quick profile's")
+    parser.add_argument("--min-queries", type=int, default=460, help="queries in each load at least (the quick profile's)")
     parser.add_argument("--start-rate", type=float, default=100.0)
     parser.add_argument("--searches", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
@@ -52,9 +53,12 @@ def main() -> int:
 
     def load(rate: float, url: str):
         n = next(loads)
-        server.wait_idle()  # as the suite's search: the last load's backlog drained first
-        return loadgen.run_load(url, str(texts), rate, args.seconds_per_load, load_cores, args.p99_budget_ms,
-                                logs / f"load-{n:03d}", seed=n)
+        server.recover(lambda: loadgen.run_load(url, str(texts), args.start_rate / 2, 1.0, load_cores,
+                                                args.p99_budget_ms, logs / f"warm-up-{n:03d}", seed=999, min_queries=50))
+        point = loadgen.run_load(url, str(texts), rate, args.seconds_per_load, load_cores, args.p99_budget_ms,
+                                 logs / f"load-{n:03d}", seed=n, min_queries=args.min_queries)
+        server.last_load_failed_requests = point.errors > 0  # as the suite's search: a fresh server after an overload
+        return point
 
     searches = []
     with loadgen.ServerProcess(["--cache-dir", str(bench.cache.root)], args.variant, "cpu", args.threads,
@@ -80,7 +84,8 @@ def main() -> int:
         failures.append(f"at 1.5x the median ({past.offered_per_s:.1f}/s): {past.p99_words()}, {past.lost} lost")
     print(tabulate(rows, ["search", "capacity /s", "over median", "loads", "every load at the capacity"]))
     print(f"{args.variant}, batch {args.max_batch_size}, wait {args.max_wait_ms:g} ms, p99 budget "
-          f"{args.p99_budget_ms:g} ms, loads of {args.seconds_per_load:g} s and 660 queries at least; {pinning}")
+          f"{args.p99_budget_ms:g} ms, loads of {args.seconds_per_load:g} s and {args.min_queries} queries at least; "
+          f"{pinning}")
     print(f"median capacity {median:.1f}/s, range {min(c for c, _ in searches):.1f}-{max(c for c, _ in searches):.1f}; "
           f"at 1.5x ({past.offered_per_s:.1f}/s): {past.p99_words()}, {past.sent} sent, {past.answered} answered, "
           f"{past.shed} shed, {past.expired} past the deadline, {past.lost} lost")

@@ -61,19 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "holding benchmark.json and accuracy.json; or NEW alone with --against-history")
     compare.add_argument("--base-accuracy", metavar="ACC.json", help="BASE's accuracy JSON, if not in BASE's folder")
     compare.add_argument("--new-accuracy", metavar="ACC.json", help="NEW's accuracy JSON, likewise")
-    compare.add_argument("--max-speedup-loss", default="10%", help="largest allowed fall of a speedup (default 10%%)")
     compare.add_argument("--max-accuracy-drop", type=options.number(0), default=0.5,
                          help="largest allowed fall of a variant's accuracy, in points (default 0.5)")
-    compare.add_argument("--noise", metavar="NOISE.json", help="the between-run spread to judge by, as `replicate` or "
-                         "`noise` wrote it on this kind of machine (default: the history's runs with --against-history "
-                         "and --last 3 or more, else the package's default, measured elsewhere)")
-    compare.add_argument("--significance", default="0.01", help="the chance of any false alarm when nothing changed, "
-                         "over all comparisons together (default 0.01)")
+    options.add_options(compare.add_argument, options.JUDGE_OPTIONS)
     compare.add_argument("--against-history", metavar="BRANCH", help="BASE is BRANCH's last runs on the same kind of "
                          "machine, from the history (fastbert-variants history add); their spread is the noise")
     compare.add_argument("--last", type=options.integer(1), default=5, metavar="N", help="runs of BRANCH to take (default 5)")
-    compare.add_argument("--allow-different", metavar="ASPECTS", help="compare runs that differ in these, knowingly: "
-                         "model, threads, machine, cells (comma-separated, or all); the verdict says so")
     compare.add_argument("--variants", default="all", help="compare only these variants (comma-separated, or all)")
     _history_options(compare)
     compare.set_defaults(func=across_runs.cmd_compare)

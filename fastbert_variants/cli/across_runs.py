@@ -15,14 +15,14 @@ from ..errors import UserError
 def cmd_compare(args) -> int:
     """Exit 1 when NEW regressed from BASE (or from the history's last runs) in speedup over FP32 or in accuracy."""
     from .. import noise
-    from ..comparable import parse_allowed, refuse_if_different
-    from ..compare import changes_table, compare_runs, parse_percent, parse_significance, summary_line
+    from ..comparable import refuse_if_different
+    from ..compare import changes_table, compare_runs, summary_line
     from ..plan import variant_names
     from ..runs import load_run
 
-    loss = parse_percent(args.max_speedup_loss, "--max-speedup-loss")
-    significance = parse_significance(args.significance)
-    allowed = parse_allowed(args.allow_different)
+    loss = options.parse_percent(args.max_speedup_loss, "--max-speedup-loss")
+    significance = options.parse_significance(args.significance)
+    allowed = options.parse_allowed(args.allow_different)
     named = variant_names(args.variants)
     variants = set(named) if named else None
     if args.against_history:

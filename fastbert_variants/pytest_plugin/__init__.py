@@ -13,7 +13,7 @@ import pytest
 
 from .. import plan
 from ..errors import UserError
-from . import summary
+from . import compared, summary
 from .fixtures import (  # noqa: F401  (pytest finds the fixtures among the plugin's names)
     fastbert,
     long_text_scorer,
@@ -122,6 +122,7 @@ def pytest_terminal_summary(terminalreporter, config):
     state = config.stash.get(STATE, None)
     if state is not None and state.engaged:
         summary.write_summary(terminalreporter, state)
+        compared.write(terminalreporter)
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -134,7 +135,14 @@ def pytest_benchmark_update_machine_info(config, machine_info):
             machine_info["fastbert_variants"]["cpu_share"] = state.cpu_meter.share().to_json()
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_compare_machine_info(config, compared_benchmark):
+    """The run --benchmark-compare loaded, kept to be judged as `compare` judges (compared.py)."""
+    compared.keep_loaded(config, compared_benchmark)
+
+
 def pytest_sessionfinish(session):
     state = session.config.stash.get(STATE, None)
     if state is not None:
         summary.write_accuracy_json(state)
+        compared.judge(session, state)

@@ -33,6 +33,10 @@ RUN_OPTIONS = options.SELECTION_OPTIONS + [
      help="also gate each variant on the long-text set (held-out tweets joined into 256-512 tokens) when the "
           "dataset is the default (auto), or not (off)")),
     (("--accuracy-json",), dict(default=None, metavar="PATH", help="write every variant's scores here")),
+    (("--compare-fail",), dict(action="store_true", default=False,
+     help="with --benchmark-compare: exit 1 when a variant's speedup over FP32 fell beyond the between-run noise "
+          "(the suite's verdict, printed at the end; pytest-benchmark's --benchmark-compare-fail compares absolute "
+          "times), exit 4 when the two runs cannot be compared")),
 ]
 PREFIX = "fastbert"
 
@@ -51,7 +55,7 @@ def for_pytest(table) -> list:
     return declared
 
 
-ALL_OPTIONS = options.MODEL_OPTIONS + options.DATASET_OPTIONS + RUN_OPTIONS
+ALL_OPTIONS = options.MODEL_OPTIONS + options.DATASET_OPTIONS + RUN_OPTIONS + options.JUDGE_OPTIONS
 _PRIMARY = {name.lstrip("-"): names[0] for names, _ in ALL_OPTIONS for name in names}  # an alias -> its option
 _BARE_NAME = re.compile(r"(?<![\w-])--(" + "|".join(map(re.escape, sorted(_PRIMARY, key=len, reverse=True)))
                         + r")(?![\w-])")

@@ -36,6 +36,9 @@ class RunState:
                                               opt.batch_sizes)
         if opt.accuracy_json:  # checked now, not after minutes of scoring
             options.check_output_file(opt.accuracy_json, "--accuracy-json")
+        from .compared import check_options
+
+        check_options(self.config, opt)
         self.gates = gates.Gates.parse(gates.Gate(opt.max_accuracy_drop, opt.max_relative_drop),
                                        self.config.getini("accuracy_thresholds"))
 

@@ -50,7 +50,8 @@ class Server(Scenario):
     name, record, case_fixture, order = "server", ServerResult, "server_case", 20
 
     def cases(self, selection, devices):
-        return [ServerCase(device, rank) for device in devices for rank in range(selection.profile.server_shortlist + 1)]
+        first = 0 if selection.profile.server_baseline else 1
+        return [ServerCase(device, rank) for device in devices for rank in range(first, selection.profile.server_shortlist + 1)]
 
     def measure(self, session, case, timer):
         from .offline import SCENARIO as OFFLINE
@@ -89,12 +90,15 @@ class Server(Scenario):
                                      min_queries=50)
                     loads = itertools.count()  # new arrivals, and a log folder, for each load
 
-                    def load(rate, url=url, where=where, loads=loads, server=server):
+                    def load(rate, url=url, where=where, loads=loads, server=server, start=start):
                         n = next(loads)
-                        server.wait_idle()  # the last load's backlog drained first
-                        return loadgen.run_load(url, texts_file, rate, plan.server_seconds_per_load, load_cores,
-                                                budget, where / f"load-{n:02d}", seed=n,
-                                                min_queries=plan.server_min_queries)
+                        server.recover(lambda: loadgen.run_load(url, texts_file, start / 2, 1.0, load_cores, budget,
+                                                                where / f"warm-up-{n:02d}", seed=99, min_queries=50))
+                        point = loadgen.run_load(url, texts_file, rate, plan.server_seconds_per_load, load_cores,
+                                                 budget, where / f"load-{n:02d}", seed=n,
+                                                 min_queries=plan.server_min_queries)
+                        server.last_load_failed_requests = point.errors > 0
+                        return point
 
                     capacity, points = loadgen.find_capacity(load, budget, start, step=plan.server_step)
                 last_at = max((i for i, p in enumerate(points) if p.offered_per_s == capacity), default=None)
@@ -167,7 +171,7 @@ def _line(run, rec: Recommendation) -> str:
     fp32 = next((s for s in run.of_kind("server")
                  if (s.device, s.variant, s.p99_budget_ms) == (r.device, BASELINE, r.p99_budget_ms)), None)
     unsteady = f", UNSTEADY: {len(fp32.contradicting)} of its loads contradict it" if fp32 and fp32.contradicting else ""
-    versus = ""
+    versus = f" ({BASELINE} not served in this run: no ratio to it)" if fp32 is None else ""
     if fp32 is not None and rec.variant != BASELINE:
         versus = (f" ({BASELINE}: {fp32.capacity_per_s:.1f}/s{unsteady}, {rec.speedup:.2f}x)" if fp32.capacity_per_s else
                   f" ({BASELINE}: no rate held at every load offered{unsteady}, so no ratio to it)")
