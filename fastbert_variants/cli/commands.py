@@ -131,7 +131,12 @@ def cmd_report(args) -> int:
         print("\n".join([f"recommended, {title}:", *lines]))
     made = report.draw(out)
     write_atomically(out / "summary.md", markdown)
-    print(f"wrote {out / 'summary.md'} and {len(made)} plots: {', '.join(p.name for p in made)}")
+    wrote = [out / "summary.md"]
+    if run.measured:
+        from ..verdict import verdict_of, write_json
+
+        wrote.append(write_json(verdict_of(report), out / "recommendation.json"))
+    print(f"wrote {' and '.join(map(str, wrote))} and {len(made)} plots: {', '.join(p.name for p in made)}")
     return 0
 
 

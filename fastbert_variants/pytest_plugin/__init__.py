@@ -118,11 +118,14 @@ def pytest_runtest_call(item):
         raise
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, config):
+    """After pytest-benchmark's tables: the report, the comparison with --benchmark-compare's run, the verdict last."""
     state = config.stash.get(STATE, None)
     if state is not None and state.engaged:
         summary.write_summary(terminalreporter, state)
         compared.write(terminalreporter)
+        summary.write_verdict(terminalreporter, state)
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
 from .. import progress
+from .options import in_pytest_words
 from .state import RunState
 
 TERMINAL_FD = pytest.StashKey[int]()
@@ -58,6 +60,48 @@ def write_summary(terminalreporter, state: RunState) -> None:
     if path and not run.accuracy:
         write(f"--fastbert-accuracy-json {path}: not written, nothing was scored in this run (a file already there is left as "
               "it was)")
+
+
+def write_verdict(terminalreporter, state: RunState) -> None:
+    """The verdict, last (after pytest-benchmark's tables and ours); recommendation.json beside --benchmark-json; the
+    step summary of a GitHub Actions job."""
+    from .. import verdict
+    from ..report import Report
+
+    run = state.run
+    if not run.measured:
+        return
+    found = verdict.verdict_of(Report(run), not_measured(state))
+    terminalreporter.write_sep("=", f"fastbert-variants: verdict ({found.machine or 'this machine'})")
+    terminalreporter.write_line("\n".join(verdict.lines(found)))
+    saved = getattr(state.config.option, "benchmark_json", None)
+    if saved is not None and getattr(saved, "name", None):
+        written = verdict.write_json(found, Path(saved.name).with_name("recommendation.json"))
+        terminalreporter.write_line(f"the verdict as JSON: {written}")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as out:
+            out.write(verdict.markdown(found) + "\n")
+
+
+def not_measured(state: RunState) -> dict[str, str]:
+    """Each chosen variant that no timed scenario measured in this run, and why (as far as the session knows)."""
+    from .. import plan
+    from ..variants import REGISTRY
+
+    timed = {r.variant for records in state.run.records.values() for r in records}
+    missing = {}
+    for case in plan.variant_cases(state.selection.variants, state.devices, with_baseline=False):
+        if case.variant in timed or case.variant in missing:
+            continue
+        why = state.selection.skip_reason(case.variant, case.device)
+        if why is None:
+            try:
+                why = REGISTRY[case.variant].unavailable_reason(case.device)
+            except Exception as exc:  # a third party's check that fails says so, it does not stop the summary
+                why = f"its availability check failed: {type(exc).__name__}"
+        missing[case.variant] = in_pytest_words(why.split(";")[0]) if why else "not timed in this session"
+    return missing
 
 
 def machine_facts() -> dict:

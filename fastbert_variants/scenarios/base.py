@@ -105,6 +105,11 @@ class Scenario:
         """(title, one line per recommendation) for the report's head, or None."""
         return None
 
+    def figure(self, recommendation) -> str:
+        """The recommendation's figure in a few words, for the verdict (verdict.py): its speedup over FP32."""
+        low, high = recommendation.ci95
+        return f"{recommendation.speedup:.2f}x [{low:.2f}-{high:.2f}]"
+
     def tables(self, run) -> list[tuple[str, list[list[str]]]]:
         """(title, rows with the header first) of its records."""
         return []

@@ -140,6 +140,10 @@ class Server(Scenario):
                                                   excluded, result=best))
         return recommendations
 
+    def figure(self, recommendation):
+        ratio = f", {recommendation.speedup:.2f}x torch-fp32's" if math.isfinite(recommendation.speedup) else ""
+        return f"{recommendation.result.capacity_per_s:.0f} requests/s at p99 {recommendation.result.p99_budget_ms:g} ms{ratio}"
+
     def block(self, run, recommendations):
         return ("server: capacity at the p99 budget, MLPerf LoadGen's Poisson load",
                 [_line(run, rec) for rec in recommendations])
