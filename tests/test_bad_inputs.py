@@ -177,3 +177,46 @@ def test_sequence_lengths_that_cannot_be_measured_fail_the_run_instead_of_skippi
                           capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
     out = done.stdout + done.stderr
     assert done.returncode == status and expected in out and "Traceback" not in out, out[-3000:]
+
+
+def _run_with_server_points(tmp_path, points, capacity=120.0) -> str:
+    from test_scenarios import server
+
+    info = {**server("openvino-int8", 120.0).to_json(), "capacity_per_s": capacity, "points": points}
+    path = tmp_path / "benchmark.json"
+    path.write_text(json.dumps({"benchmarks": [{"name": "t", "extra_info": info}], "machine_info": {}}))
+    return str(path)
+
+
+@pytest.mark.parametrize("points, capacity, expected", [
+    ([{}], 120.0, "a server load has no 'offered_per_s'"),
+    ([5], 120.0, "a server rate point is 5, not a JSON object"),
+    ([{"offered_per_s": 100, "sent": 4, "answered": 4, "errors": 0, "p50_ms": 1, "p99_ms": "9", "achieved_per_s": 99}],
+     120.0, "'p99_ms' is '9', not a finite number of at least 0"),
+    ([], 1e309, "'capacity_per_s' is inf, not a finite number of at least 0"),
+])
+def test_a_server_record_with_a_wrong_number_is_one_line_not_a_figure(tmp_path, capsys, points, capacity, expected):
+    """A capacity of Infinity once printed "inf requests/s ... infx"; points [{}] carried a dataclass sentinel into the
+    results, [5] or a p99 given as a string crashed the report."""
+    one_line(["report", _run_with_server_points(tmp_path, points, capacity), "--out", str(tmp_path / "r")], capsys,
+             expected)
+
+
+def test_report_out_naming_a_file_is_one_line_before_anything_is_written(tmp_path, capsys):
+    """It once printed the recommendations, then a FileExistsError traceback."""
+    run = _run_with_server_points(tmp_path, [])
+    one_line(["report", run, "--out", run], capsys, "is a file; name a folder for summary.md")
+
+
+def test_what_the_suite_writes_is_readable_by_others_under_the_usual_umask(tmp_path):
+    """mkstemp's 0600 once reached accuracy.json and summary.md: a CI step publishing them as another user failed."""
+    import os
+
+    from fastbert_variants.files import write_atomically
+
+    old = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "summary.md", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "summary.md").stat().st_mode & 0o777 == 0o644

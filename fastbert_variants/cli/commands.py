@@ -126,6 +126,8 @@ def cmd_report(args) -> int:
         print(f"nothing to report: {exc} (every test skipped? pytest's summary says why)")
         return 0
     report, out = Report(run), Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; name a folder for summary.md, recommendation.json and the plots")
     markdown = report.markdown(report.draw())  # rendered first: a result it cannot read writes nothing
     for title, lines in report.blocks():
         print("\n".join([f"recommended, {title}:", *lines]))

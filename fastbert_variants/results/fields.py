@@ -24,6 +24,17 @@ def positive(value) -> float:
 positive.what = "positive finite number"
 
 
+def non_negative(value) -> float:
+    """A rate or a wait that may be 0 (no rate held; no batching wait), never negative, infinite or NaN."""
+    number = finite(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(number)
+    return number
+
+
+non_negative.what = "finite number of at least 0"
+
+
 def finite(value) -> float:
     """A score, a p-value or a drop: finite (a NaN accuracy would pass every gate); bools are not numbers here."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):

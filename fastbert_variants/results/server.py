@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar
 
-from .fields import MalformedResult, optional_fields, take
+from .fields import MalformedResult, count, flag, non_negative, optional_fields, positive, take, text
 from .upgrade import FORMAT, upgrade
+
+_POINT_CASTS = {"int": count, "float": non_negative, "bool": flag, "str": text}
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,14 @@ class RatePoint:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_json(cls, data: dict) -> RatePoint:  # every field is needed (those older runs lack count as 0)
-        return cls(**{f.name: take(data, f.name, "server rate point", default=f.default) for f in fields(cls)})
+    def from_json(cls, data: dict) -> RatePoint:
+        """Every field checked by its type (a count, a finite number of at least 0, a flag, words); those older runs
+        lack take their defaults; a point that is not a JSON object is refused in one line."""
+        if not isinstance(data, dict):
+            raise MalformedResult(f"a server rate point is {data!r}, not a JSON object")
+        return cls(**{f.name: take(data, f.name, "server", _POINT_CASTS[f.type.removesuffix(" | None")],
+                                 default=... if f.default is MISSING else f.default, where="load")
+                      for f in fields(cls)})
 
 
 def contradicting(points, capacity_per_s: float, budget_ms: float) -> tuple[RatePoint, ...]:
@@ -132,10 +140,11 @@ class ServerResult:
             raise MalformedResult(f"a {kind} result's 'points' is {points!r}, not a list")
         return cls(
             variant=take(data, "variant", kind, str), device=take(data, "device", kind, str),
-            p99_budget_ms=take(data, "p99_budget_ms", kind, float),
-            capacity_per_s=take(data, "capacity_per_s", kind, float),
-            max_batch_size=take(data, "max_batch_size", kind, int), max_wait_ms=take(data, "max_wait_ms", kind, float),
+            p99_budget_ms=take(data, "p99_budget_ms", kind, positive),
+            capacity_per_s=take(data, "capacity_per_s", kind, non_negative),
+            max_batch_size=take(data, "max_batch_size", kind, int),
+            max_wait_ms=take(data, "max_wait_ms", kind, non_negative),
             points=tuple(RatePoint.from_json(p) for p in points),
             settings_tried=take(data, "settings_tried", kind, int), loads_run=take(data, "loads_run", kind, int),
-            search_step=take(data, "search_step", kind, float), pinning=take(data, "pinning", kind, str),
+            search_step=take(data, "search_step", kind, positive), pinning=take(data, "pinning", kind, str),
             **optional_fields(cls, data, kind))
