@@ -95,6 +95,9 @@ def _read_json(path: Path) -> object:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path} is not JSON ({exc}); give the file that --benchmark-json or --fastbert-accuracy-json wrote") from None
+    except (RecursionError, ValueError) as exc:  # nested thousands deep; an integer of thousands of digits
+        raise UserError(f"{path} is not a run's JSON ({type(exc).__name__}: {str(exc)[:80]}); give the file that "
+                        "--benchmark-json or --fastbert-accuracy-json wrote") from None
 
 
 def suite_results(data: dict, path: Path) -> list:

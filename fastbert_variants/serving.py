@@ -252,8 +252,11 @@ def make_app(predict: Callable[[list[str]], np.ndarray], id2label: dict[int, str
         arrived = asyncio.get_running_loop().time()
         try:  # JSON is UTF-8 (RFC 8259): the bytes are parsed as such, whatever charset the request claims
             body = json.loads(await request.read())
-        except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        except ValueError:  # not JSON, not UTF-8 (UnicodeDecodeError), an integer of thousands of digits
             return web.json_response({"error": "the body is not JSON"}, status=400)
+        except RecursionError:  # nested thousands of levels deep: a request, not a server fault
+            return web.json_response({"error": "the body is nested too deeply; send {\"texts\": [\"...\"]}"},
+                                     status=400)
         try:
             texts = _validated_texts(body, policy)
         except ValueError as exc:

@@ -220,3 +220,28 @@ def test_what_the_suite_writes_is_readable_by_others_under_the_usual_umask(tmp_p
     finally:
         os.umask(old)
     assert (tmp_path / "summary.md").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("body, expected", [("[" * 3000 + "]" * 3000, "RecursionError"),
+                                            ('{"benchmarks": [], "x": ' + "9" * 5000 + "}", "ValueError: Exceeds")])
+def test_a_hostile_run_json_is_one_line(tmp_path, capsys, body, expected):
+    """Nested 3,000 deep or an integer of 5,000 digits: a traceback from every reader (report, compare, history add)."""
+    path = tmp_path / "run.json"
+    path.write_text(body)
+    one_line(["report", str(path), "--out", str(tmp_path / "r")], capsys, f"is not a run's JSON ({expected}")
+
+
+def test_history_show_refuses_a_count_below_one_and_a_cell_no_run_timed(tmp_path, capsys):
+    """--last 0 and --last -2 once showed every run; --cell nosuch --plot ended in ZeroDivisionError."""
+    from test_compare_report import accuracy_json, benchmark_json, write_run
+
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    run = write_run(tmp_path / "run", benchmark_json(), accuracy_json())
+    assert main(["history", "add", str(run), "--branch", "main", "--db", db]) == 0
+    capsys.readouterr()
+    for last in ("0", "-2"):
+        with pytest.raises(SystemExit) as exited:
+            main(["history", "show", "--last", last, "--db", db])
+        assert exited.value.code == 2 and "give a whole number of at least 1" in capsys.readouterr().err
+    one_line(["history", "show", "--cell", "nosuch", "--plot", str(tmp_path / "x.png"), "--db", db], capsys,
+             "--cell nosuch: no stored run timed that cell")

@@ -62,6 +62,7 @@ def test_predictions_and_every_malformed_request_get_an_answer():
             ("post", "/predict", {"json": {"texts": ["a", 3]}}, 400, "must be a string"),
             ("post", "/predict", {"json": {"texts": ["x" * 101]}}, 400, "longer than 100"),
             ("post", "/predict", {"data": b"x" * 5000}, 413, "Too Large"),
+            ("post", "/predict", {"data": b"[" * 2000 + b"]" * 2000}, 400, "nested too deeply"),  # once a 500
             ("post", "/predict", {"json": {"texts": ["explode"]}}, 500, "model failed"),
             ("get", "/predict", {}, 405, "Not Allowed"),
             ("get", "/nowhere", {}, 404, "Not Found"),

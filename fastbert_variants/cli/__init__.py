@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = history_commands.add_parser("show", help="each variant's speedup over time, per machine kind and cell")
     show.add_argument("--branch", help="only this branch's runs")
     show.add_argument("--cell", help="only these cells, e.g. cpu-b1-s128,cpu-b1-s512")
-    show.add_argument("--last", type=int, default=None, metavar="N", help="only the last N runs")
+    show.add_argument("--last", type=options.integer(1), default=None, metavar="N", help="only the last N runs")
     show.add_argument("--plot", metavar="PNG", help="also draw it to this PNG file")
     _history_options(show)
     show.set_defaults(func=across_runs.cmd_history_show)

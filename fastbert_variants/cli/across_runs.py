@@ -108,7 +108,11 @@ def cmd_history_show(args) -> int:
         raise UserError(f"the history at {history.shown_url(url)} holds no runs"
                         + (f" of branch {args.branch}" if args.branch else "") + "; add one: fastbert-variants history "
                         "add RUN.json")
-    series = history.speedup_series(runs, args.cell.split(",") if args.cell else None)
+    cells = [c.strip() for c in args.cell.split(",") if c.strip()] if args.cell else None
+    series = history.speedup_series(runs, cells)
+    if cells and not series:
+        raise UserError(f"--cell {args.cell}: no stored run timed {'that cell' if len(cells) == 1 else 'those cells'}; "
+                        "give cells as the tables name them, e.g. cpu-b1-s128 or cpu-offline-b8-dynamic")
     print("runs: " + "; ".join(f"#{r.id} {r.branch} {(r.commit_id or '?')[:8]} {(r.ran_at or str(r.added_at))[:16]}"
                                for r in runs))
     for what, shown in (("speedup over torch-fp32", series), ("server capacity, requests/s", history.capacity_series(
