@@ -75,10 +75,17 @@ class Scorer:
         variant = self.logits(name, device, max_rows)
         comparison = paired_comparison(labels, baseline, variant)
         flipped = comparison.pop("flipped_rows")
+        fp32 = Scores(**classification_scores(labels, baseline.argmax(-1)))
+        most_common = np.bincount(labels).max() / len(labels)
+        if fp32.accuracy < most_common:  # a drop from a baseline at chance says nothing about the variant
+            raise UserError(
+                f"{BASELINE} scores {fp32.accuracy:.4f} on {len(rows)} rows of {self.dataset.name!r}, worse than always "
+                f"answering its most common label ({most_common:.4f}): the model's labels and the dataset's do not "
+                "match, so no variant can be gated against it; check --label-column and --normalize-labels, or the model")
         return Evaluation(
             variant=name, device=device, rows=int(len(rows)), rows_in_dataset=int(len(self.labels)),
             dataset=self.dataset.name, max_length=self.max_length, unlabelled_dropped=self.dataset.unlabelled_dropped,
-            fp32=Scores(**classification_scores(labels, baseline.argmax(-1))),
+            fp32=fp32,
             scores=Scores(**classification_scores(labels, variant.argmax(-1))),
             comparison=Comparison(**comparison),
             flipped_texts=tuple(self.dataset.texts[rows[i]][:300] for i in flipped[:3]),

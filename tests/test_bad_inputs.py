@@ -245,3 +245,35 @@ def test_history_show_refuses_a_count_below_one_and_a_cell_no_run_timed(tmp_path
         assert exited.value.code == 2 and "give a whole number of at least 1" in capsys.readouterr().err
     one_line(["history", "show", "--cell", "nosuch", "--plot", str(tmp_path / "x.png"), "--db", db], capsys,
              "--cell nosuch: no stored run timed that cell")
+
+
+def test_a_baseline_worse_than_always_the_most_common_label_is_refused_not_gated(monkeypatch):
+    """A model whose labels do not match the dataset's (FP32 at 0.0000) once passed every gate: a drop from it meant
+    nothing. FP32 below the most common label's share stops the run in one line."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from fastbert_variants.accuracy import Scorer
+
+    scorer = Scorer.__new__(Scorer)
+    labels = np.array([0] * 70 + [1] * 30)
+    scorer.__dict__.update(labels=labels, max_length=128,
+                           dataset=SimpleNamespace(name="flipped.csv", texts=["t"] * 100, unlabelled_dropped=0))
+    always_wrong = np.eye(2)[1 - labels]
+    monkeypatch.setattr(Scorer, "logits", lambda self, name, device, max_rows=None: always_wrong)
+    with pytest.raises(UserError, match=r"torch-fp32 scores 0.0000 on 100 rows of 'flipped.csv', worse than always "
+                                        r"answering its most common label \(0.7000\)"):
+        scorer.evaluate("ort-fp32", "cpu")
+
+
+def test_an_accuracy_that_is_not_a_share_is_one_line(tmp_path, capsys):
+    """An accuracy of 5.0 once printed as 5.0000 and compared as a gain of 413 points."""
+    from test_compare_report import accuracy_json, benchmark_json, write_run
+
+    accuracy = accuracy_json()
+    first = next(iter(accuracy))
+    accuracy[first]["scores"]["accuracy"] = 5.0
+    run = write_run(tmp_path / "run", benchmark_json(), accuracy)
+    one_line(["report", str(run / "benchmark.json"), "--accuracy", str(run / "accuracy.json"), "--out",
+              str(tmp_path / "r")], capsys, "scores.accuracy = 5.0, not a share from 0 to 1")

@@ -190,6 +190,11 @@ class AccuracyResult(Evaluation):
         data = upgrade_accuracy(data, key)
         parts = {name: _read(part, data.get(name), where, name)
                  for name, part in (("fp32", Scores), ("scores", Scores), ("comparison", Comparison), ("gate", Gate))}
+        for name in ("fp32", "scores"):  # shares of the rows: a 5.0 would print as 5.0000 and gate as a gain
+            for metric, value in _flat(parts[name]).items():
+                if value is not None and not 0 <= value <= 1:
+                    raise MalformedResult(f"the accuracy record {where} has {name}.{metric} = {value!r}, not a share "
+                                          "from 0 to 1")
         if parts["gate"].significance is not None and parts["comparison"].mcnemar_worse_p is None:
             raise MalformedResult(f"the accuracy record {where} is gated on significance but has no "
                                   "comparison.mcnemar_worse_p")
