@@ -315,3 +315,41 @@ def test_a_text_the_model_fails_on_fails_its_own_request_only():
     _, error = _mixed_load(b'{"texts": ["explode"]}', 500, model)
     assert "model failed" in error
     assert any("explode" in texts and len(texts) > 1 for texts in model.tried)  # it was batched with good ones
+
+
+def test_a_request_of_many_texts_runs_in_calls_of_the_batch_size_and_others_are_served_between_them():
+    """One client's 64 texts once ran as one call (6.6 s for long texts) and every request behind it got 504: now
+    calls of at most --max-batch-size texts, each chunk queued behind the requests that arrived meanwhile."""
+    model = StandInModel(seconds_per_call=0.02)
+
+    async def test(client):
+        finished = []
+
+        async def post(name, texts):
+            response = await client.post("/predict", json={"texts": texts})
+            assert response.status == 200
+            assert len((await response.json())["predictions"]) == len(texts)
+            finished.append(name)
+
+        big = asyncio.create_task(post("big", ["good"] * 64))
+        await asyncio.sleep(0.05)  # the big one is being computed
+        await asyncio.gather(*(post(f"small-{i}", ["bad"]) for i in range(3)), big)
+        assert finished[-1] == "big", finished  # the small ones did not wait for all 64
+
+    serve(ServingPolicy(max_batch_size=8, max_wait_ms=0, max_texts=64, deadline_ms=5000), test, model)
+    assert max(model.batch_sizes) <= 8 and sum(model.batch_sizes) == 67
+
+
+def test_a_half_sent_body_gets_408_at_the_deadline_instead_of_holding_the_connection():
+    async def test(client):
+        reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+        writer.write(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                     b'{"texts": ')
+        await writer.drain()
+        started = asyncio.get_running_loop().time()
+        status_line = await asyncio.wait_for(reader.readline(), 5)
+        waited = asyncio.get_running_loop().time() - started
+        writer.close()
+        assert b" 408 " in status_line and waited < 2, (status_line, waited)
+
+    serve(ServingPolicy(deadline_ms=300), test)
