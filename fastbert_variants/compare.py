@@ -142,7 +142,7 @@ def changes_table(changes: list[Change], moved_at: float = 0.02) -> list[str]:
              (abs(c.change) >= moved_at if c.what == "speedup" else c.change != 0)]
     shown = [c for c in shown if c.gated] + [c for c in shown if not c.gated]  # the gated rows first
     lines = tabulate([c.cells() for c in shown], headers=["verdict", "what", "where", "BASE", "NEW", "change", "note"],
-                     tablefmt="plain", disable_numparse=True).splitlines()
+                     tablefmt="plain", disable_numparse=True).splitlines() if shown else []  # no header over nothing
     if len(shown) < len(changes):
         lines.append(f"{len(changes) - len(shown)} more unchanged (speedup within {100 * moved_at:.0f}%, "
                      "accuracy identical)")

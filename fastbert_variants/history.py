@@ -133,6 +133,16 @@ def fingerprint(run: Run) -> str:
     return hashlib.sha256(facts.encode()).hexdigest()
 
 
+def _check_fits(field: str, value, option: str | None, run: Run) -> None:
+    """A value longer than its column: one line here, where SQLite would keep it and PostgreSQL raise a DataError."""
+    longest = getattr(StoredRun, field).type.length
+    if value is not None and (not isinstance(value, str) or len(value) > longest):
+        fix = f"give {option} of at most {longest} characters" if option else "rewrite the run with pytest --benchmark-json"
+        raise UserError(f"{run.sources[0] if run.sources else 'the run'}: its {field} is "
+                        f"{'not text' if not isinstance(value, str) else f'{len(value)} characters long'} "
+                        f"(the history keeps {longest}); {fix}")
+
+
 def add_run(engine, run: Run, branch: str | None = None, commit: str | None = None,
             kind: str | None = None) -> StoredRun:
     branch = branch or run.commit.get("branch")
@@ -141,6 +151,15 @@ def add_run(engine, run: Run, branch: str | None = None, commit: str | None = No
                         "pass --branch NAME")
     if not run.measured and not run.accuracy:
         raise UserError(f"{', '.join(run.sources)} holds no results to keep")
+    commit = commit or run.commit.get("id")
+    dirty = run.commit.get("dirty")
+    if dirty is not None and not isinstance(dirty, bool):
+        raise UserError(f"{run.sources[0]}: commit_info.dirty is {dirty!r}, not true or false; rewrite the run with "
+                        "pytest --benchmark-json")
+    for field, value, option in (("branch", branch, "--branch"), ("commit_id", commit, "--commit"),
+                                 ("ran_at", run.datetime, None), ("model", run.model, None),
+                                 ("machine_kind", kind or machine_kind(run), "--machine-kind")):
+        _check_fits(field, value, option, run)
     stamp = fingerprint(run)
     with database_errors(str(engine.url)), Session(engine) as session:
         already = session.scalar(select(StoredRun.id).where(StoredRun.fingerprint == stamp))
@@ -148,9 +167,9 @@ def add_run(engine, run: Run, branch: str | None = None, commit: str | None = No
         raise UserError(f"{', '.join(run.sources)} is already in the history as run #{already} (the same commit, time, "
                         "machine and results); nothing added")
     stored = StoredRun(
-        added_at=datetime.now(timezone.utc), ran_at=run.datetime, commit_id=commit or run.commit.get("id"),
-        branch=branch, dirty=run.commit.get("dirty"), machine_kind=kind or machine_kind(run), machine=run.machine,
-        model=run.model, source=", ".join(run.sources), fingerprint=stamp,
+        added_at=datetime.now(timezone.utc), ran_at=run.datetime, commit_id=commit,
+        branch=branch, dirty=dirty, machine_kind=kind or machine_kind(run), machine=run.machine,
+        model=run.model, source=", ".join(run.sources)[:StoredRun.source.type.length], fingerprint=stamp,
         latency=[StoredLatency(device=r.device, variant=r.variant, batch_size=r.batch_size, seq_len=r.seq_len,
                                cell=r.cell, median_ms=r.median_ms, speedup=r.speedup.median, result=r.to_json())
                  for r in run.of_kind("latency")],

@@ -30,6 +30,16 @@ def _contention(share) -> str:
     return "; " + CpuShare(**{n: float(share[n]) for n in names}).line()
 
 
+def _shown_path(source: str) -> str:
+    """A source file as an artifact may show it: relative to the working directory, or its name alone (an absolute
+    path tells a reader of a published summary about the machine it ran on, and nothing about the run)."""
+    path = Path(source)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return path.name
+
+
 class Report:
     """A run's recommendations (computed once) and its tables, for the terminal, Markdown and JSON."""
 
@@ -116,7 +126,7 @@ class Report:
             lines += ["## Not recommended, and why", "",
                       tabulate(excluded, ["where", "variant", "why"], tablefmt="github", disable_numparse=True), ""]
         lines += ["## Plots", "", *(f"![{p.stem}]({p.name})" for p in plots), "",
-                  f"Read from: {', '.join(self.run.sources)}", ""]
+                  f"Read from: {', '.join(map(_shown_path, self.run.sources))}", ""]
         return "\n".join(lines)
 
     def to_json(self) -> dict:

@@ -245,6 +245,8 @@ def test_history_show_refuses_a_count_below_one_and_a_cell_no_run_timed(tmp_path
         assert exited.value.code == 2 and "give a whole number of at least 1" in capsys.readouterr().err
     one_line(["history", "show", "--cell", "nosuch", "--plot", str(tmp_path / "x.png"), "--db", db], capsys,
              "--cell nosuch: no stored run timed that cell")
+    one_line(["history", "show", "--plot", str(tmp_path), "--db", db], capsys,  # it wrote DIR.png, said "wrote DIR"
+             "name a .png file to draw into")
 
 
 def test_a_baseline_worse_than_always_the_most_common_label_is_refused_not_gated(monkeypatch):
@@ -277,3 +279,19 @@ def test_an_accuracy_that_is_not_a_share_is_one_line(tmp_path, capsys):
     run = write_run(tmp_path / "run", benchmark_json(), accuracy)
     one_line(["report", str(run / "benchmark.json"), "--accuracy", str(run / "accuracy.json"), "--out",
               str(tmp_path / "r")], capsys, "scores.accuracy = 5.0, not a share from 0 to 1")
+
+
+@pytest.mark.parametrize("extra, change, expected", [
+    (["--branch", "b" * 201], {}, "its branch is 201 characters long (the history keeps 200); give --branch of at most 200"),
+    (["--branch", "main", "--commit", "c" * 65], {}, "its commit_id is 65 characters long (the history keeps 64)"),
+    (["--branch", "main"], {"dirty": "yes"}, "commit_info.dirty is 'yes', not true or false"),
+])
+def test_history_add_refuses_what_postgresql_would_reject_in_one_line(tmp_path, capsys, extra, change, expected):
+    """SQLite kept a 300-character branch that PostgreSQL refuses with a DataError; dirty "yes" was a 94-line
+    SQLAlchemy traceback. Checked before the database sees them, whichever database it is."""
+    from test_compare_report import accuracy_json, benchmark_json, write_run
+
+    bench = benchmark_json()
+    bench["commit_info"] = {**bench.get("commit_info", {}), "id": "abc", **change}
+    run = write_run(tmp_path / "run", bench, accuracy_json())
+    one_line(["history", "add", str(run), "--db", f"sqlite:///{tmp_path / 'h.sqlite'}", *extra], capsys, expected)

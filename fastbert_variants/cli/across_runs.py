@@ -102,6 +102,8 @@ def cmd_history_show(args) -> int:
     """Each variant's speedup over the stored runs, per machine kind and cell; with --plot, the same as a PNG."""
     from .. import history
 
+    if args.plot and (Path(args.plot).is_dir() or Path(args.plot).suffix.lower() != ".png"):
+        raise UserError(f"--plot {args.plot}: name a .png file to draw into, e.g. --plot history.png")
     url = history.database_url(args.db, options.cache_dir(args))
     runs = history.stored_runs(history.open_history(url, create=False), args.branch, args.machine_kind, args.last)
     if not runs:
