@@ -60,12 +60,13 @@ def test_a_run_ends_with_the_verdict_writes_recommendation_json_and_the_step_sum
     """The real plugin, a small run: the verdict is the last block of ours (after pytest-benchmark's table),
     recommendation.json lands beside --benchmark-json and validates, the step summary gets the Markdown."""
     summary = tmp_path / "step-summary.md"
+    (tmp_path / "out").mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", os.path.join(REPO, "benchmarks", "test_latency.py"),
          "--fastbert-model", "random:tinybert-4l", "--fastbert-variants", "torch-fp32,ort-fp32,openvino-fp32", "-k",
          "not openvino", "--fastbert-seq-lens",
          "16", "--fastbert-batch-sizes", "1", "--fastbert-threads", "1", f"--fastbert-cache-dir={unit_cache_dir}",
-         "--benchmark-json", str(tmp_path / "benchmark.json")],
+         "--benchmark-json", str(tmp_path / "out" / "benchmark.json")],  # not the working directory: written beside it
         capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)})
     assert result.returncode == 0, result.stdout[-3000:]
     out = result.stdout
@@ -74,7 +75,8 @@ def test_a_run_ends_with_the_verdict_writes_recommendation_json_and_the_step_sum
     block = out[out.index("fastbert-variants: verdict"):].splitlines()[1:]
     assert block[1].startswith("cpu-b1-s16") and "ort-fp32" in block[1] and "accuracy not scored" in block[1]
     assert "not measured, so not among the answers: openvino-fp32 (not timed in this session)" in out  # deselected
-    data = json.loads((tmp_path / "recommendation.json").read_text())
+    assert not (tmp_path / "recommendation.json").exists()
+    data = json.loads((tmp_path / "out" / "recommendation.json").read_text())
     jsonschema.validate(data, SCHEMA)
     assert [p["where"] for p in data["picks"]] == ["cpu-b1-s16"] and list(data["not_measured"]) == ["openvino-fp32"]
     assert "| cpu-b1-s16 |" in summary.read_text()

@@ -74,9 +74,10 @@ def write_verdict(terminalreporter, state: RunState) -> None:
     found = verdict.verdict_of(Report(run), not_measured(state))
     terminalreporter.write_sep("=", f"fastbert-variants: verdict ({found.machine or 'this machine'})")
     terminalreporter.write_line("\n".join(verdict.lines(found)))
-    saved = getattr(state.config.option, "benchmark_json", None)
-    if saved is not None and getattr(saved, "name", None):
-        written = verdict.write_json(found, Path(saved.name).with_name("recommendation.json"))
+    saved = getattr(state.config.option, "benchmark_json", None)  # a Path (pytest-benchmark 4+), or an open file
+    if saved is not None:
+        saved = Path(saved if isinstance(saved, str | os.PathLike) else saved.name)
+        written = verdict.write_json(found, saved.with_name("recommendation.json"))
         terminalreporter.write_line(f"the verdict as JSON: {written}")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
