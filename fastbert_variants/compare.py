@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from tabulate import tabulate
 
 from .errors import UserError
-from .noise import Noise, figures, scenario_of
+from .noise import Noise, busy, figures, scenario_of
 from .regression import adjusted, lower_p
 from .runs import Run
 from .scenarios import SCENARIOS
@@ -160,3 +160,16 @@ def summary_line(changes: list[Change], max_speedup_loss: float, significance: f
             f"runs of the same code move: one-sided t against the between-run spread {noise_said}, "
             f"Benjamini-Hochberg over the comparisons at {significance:g}"
             f"{'' if max_accuracy_drop is None else f'; accuracy may fall by {max_accuracy_drop:g} points'}{knowingly})")
+
+
+def verdict_lines(changes: list[Change], bases: list[Run], new: Run, max_speedup_loss: float, significance: float,
+                  max_accuracy_drop: float | None, noise_said: str, allowed: tuple[str, ...] = ()) -> list[str]:
+    """What a comparison prints (`compare`, and pytest's --benchmark-compare): the table, a note for each run measured
+    on a busy machine (said, not refused: the verdict stands on what was measured, and the reader knows why it may
+    move), then the summary line."""
+    lines = changes_table(changes)
+    for which, run in [("NEW", new), *(("BASE", b) for b in bases)]:
+        why = busy(run)
+        if why:
+            lines.append(f"note: {which} ran on a busy machine: {why}; its speedups moved for that, whatever the code did")
+    return lines + [summary_line(changes, max_speedup_loss, significance, max_accuracy_drop, noise_said, allowed)]

@@ -16,7 +16,7 @@ def cmd_compare(args) -> int:
     """Exit 1 when NEW regressed from BASE (or from the history's last runs) in speedup over FP32 or in accuracy."""
     from .. import noise
     from ..comparable import refuse_if_different
-    from ..compare import changes_table, compare_runs, summary_line
+    from ..compare import compare_runs, verdict_lines
     from ..plan import variant_names
     from ..runs import load_run
 
@@ -44,12 +44,7 @@ def cmd_compare(args) -> int:
         refuse_if_different(base, new, allowed, "BASE and NEW" if len(bases) == 1 else f"{base.sources[0]} and NEW")
     spread, said = noise.choose(args.noise, bases, new, allowed)
     changes = compare_runs(bases, new, loss, args.max_accuracy_drop, spread, significance, variants, base_accuracy)
-    print("\n".join(changes_table(changes)))
-    for which, run in [("NEW", new), *(("BASE", b) for b in bases)]:
-        why = noise.busy(run)
-        if why:  # said, not refused: the verdict stands on what was measured, and the reader knows why it may move
-            print(f"note: {which} ran on a busy machine: {why}; its speedups moved for that, whatever the code did")
-    print(summary_line(changes, loss, significance, args.max_accuracy_drop, said, allowed))
+    print("\n".join(verdict_lines(changes, bases, new, loss, significance, args.max_accuracy_drop, said, allowed)))
     return 1 if any(c.regressed for c in changes) else 0
 
 

@@ -123,9 +123,9 @@ def pytest_terminal_summary(terminalreporter, config):
     """After pytest-benchmark's tables: the report, the comparison with --benchmark-compare's run, the verdict last."""
     state = config.stash.get(STATE, None)
     if state is not None and state.engaged:
-        summary.write_summary(terminalreporter, state)
+        report = summary.write_summary(terminalreporter, state)
         compared.write(terminalreporter)
-        summary.write_verdict(terminalreporter, state)
+        summary.write_verdict(terminalreporter, state, report)
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -133,9 +133,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     names the suite, so that the saved and the current machine_info are alike."""
     state = config.stash.get(STATE, None)
     if state is not None and (state.engaged or names_the_suite(config.args)):
-        machine_info["fastbert_variants"] = summary.machine_facts()
-        if state.engaged:
-            machine_info["fastbert_variants"]["cpu_share"] = state.cpu_meter.share().to_json()
+        machine_info["fastbert_variants"] = summary.run_machine(state) if state.engaged else summary.machine_facts()
 
 
 @pytest.hookimpl(optionalhook=True)

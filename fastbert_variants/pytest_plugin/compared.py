@@ -67,9 +67,9 @@ def write(terminalreporter) -> None:
 def _verdict(loaded: list[dict], state) -> tuple[list[str], bool]:
     from .. import noise
     from ..comparable import refuse_if_different
-    from ..compare import changes_table, speedup_changes, summary_line
+    from ..compare import speedup_changes, verdict_lines
     from ..runs import NoResults, Run, read_into
-    from .summary import machine_facts
+    from .summary import run_machine
 
     bases = []
     for number, data in enumerate(loaded, 1):
@@ -83,7 +83,7 @@ def _verdict(loaded: list[dict], state) -> tuple[list[str], bool]:
         raise UserError("the run --benchmark-compare loaded holds no fastbert-variants results; save one with "
                         "`pytest benchmarks --benchmark-autosave` on the base first")
     new = state.run
-    new.machine = {**machine_facts(), "cpu_share": state.cpu_meter.share().to_json()}
+    new.machine = run_machine(state)
     loss, significance, allowed = judged_by(state.opt)
     for base in bases:
         refuse_if_different(base, new, allowed, f"{base.sources[0]} and this run")
@@ -92,8 +92,5 @@ def _verdict(loaded: list[dict], state) -> tuple[list[str], bool]:
     if not changes:
         raise UserError("no speedup over torch-fp32 measured in both runs; time torch-fp32 beside the variants in both")
     changes.sort(key=lambda c: (not c.regressed, -abs(c.change or 0)))
-    lines = changes_table(changes)
-    lines += [f"note: {why}; its speedups moved for that, whatever the code did"
-              for why in filter(None, (noise.busy(run) for run in (new, *bases)))]
-    lines.append(summary_line(changes, loss, significance, None, said, allowed))
+    lines = verdict_lines(changes, bases, new, loss, significance, None, said, allowed)
     return lines, any(c.regressed for c in changes)

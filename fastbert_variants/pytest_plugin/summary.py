@@ -39,8 +39,9 @@ def disable_progress(config) -> None:
         os.close(fd)
 
 
-def write_summary(terminalreporter, state: RunState) -> None:
-    """The run's Report (recommendations per scenario, then the tables), rebuilt cache entries and the CPU share."""
+def write_summary(terminalreporter, state: RunState):
+    """The run's Report (recommendations per scenario, then the tables), rebuilt cache entries and the CPU share;
+    returns the Report, whose recommendations the verdict reads."""
     from ..report import Report
 
     write, section = terminalreporter.write_line, terminalreporter.write_sep
@@ -49,8 +50,9 @@ def write_summary(terminalreporter, state: RunState) -> None:
         section("=", f"fastbert-variants: rebuilt {len(rebuilt)} cache entries found incomplete or corrupt")
         write("\n".join(rebuilt))
     run = state.run
-    run.machine = machine_facts()
-    for title, text in Report(run).terminal():
+    run.machine = run_machine(state)
+    report = Report(run)
+    for title, text in report.terminal():
         section("=", f"fastbert-variants: {title}")
         write(text)
     if state.session.gemm_peaks:
@@ -60,18 +62,17 @@ def write_summary(terminalreporter, state: RunState) -> None:
     if path and not run.accuracy:
         write(f"--fastbert-accuracy-json {path}: not written, nothing was scored in this run (a file already there is left as "
               "it was)")
+    return report
 
 
-def write_verdict(terminalreporter, state: RunState) -> None:
-    """The verdict, last (after pytest-benchmark's tables and ours); recommendation.json beside --benchmark-json; the
-    step summary of a GitHub Actions job."""
+def write_verdict(terminalreporter, state: RunState, report) -> None:
+    """The verdict, last (after pytest-benchmark's tables and ours), from the report just written; recommendation.json
+    beside --benchmark-json; the step summary of a GitHub Actions job."""
     from .. import verdict
-    from ..report import Report
 
-    run = state.run
-    if not run.measured:
+    if not state.run.measured:
         return
-    found = verdict.verdict_of(Report(run), not_measured(state))
+    found = verdict.verdict_of(report, not_measured(state))
     terminalreporter.write_sep("=", f"fastbert-variants: verdict ({found.machine or 'this machine'})")
     terminalreporter.write_line("\n".join(verdict.lines(found)))
     saved = getattr(state.config.option, "benchmark_json", None)  # a Path (pytest-benchmark 4+), or an open file
@@ -103,6 +104,11 @@ def not_measured(state: RunState) -> dict[str, str]:
                 why = f"its availability check failed: {type(exc).__name__}"
         missing[case.variant] = in_pytest_words(why.split(";")[0]) if why else "not timed in this session"
     return missing
+
+
+def run_machine(state: RunState) -> dict:
+    """The run's machine facts and the CPU share others took while it measured: what its JSON and a comparison keep."""
+    return {**machine_facts(), "cpu_share": state.cpu_meter.share().to_json()}
 
 
 def machine_facts() -> dict:
