@@ -1,0 +1,23 @@
+"""#33's probe: torchao eager's offline b1 speedup, the shared measurement reached by one path or another.
+
+    cd tools/offline_path_probe && FBV_PATH=direct pytest -q -s -p no:cacheprovider test_path.py \
+        --fastbert-profile quick --fastbert-devices cpu \
+        --fastbert-variants torch-fp32,torchao-int8-dynamic-eager,torch-dynamic-int8
+
+FBV_PATH: `direct` (Offline._shared), `record` (Offline.record_of, as the scenario's test does) or `measure`
+(Session.measure). One path a process; alternate them (docs/measurements/2026-12-06-amd-epyc-zen4-torchao-eager-b1.md).
+"""
+import os
+
+from fastbert_variants.scenarios import SCENARIOS
+from fastbert_variants.scenarios.offline import OfflineCase
+
+
+def test_path(fastbert):
+    case, offline, path = OfflineCase("cpu", 1, "dynamic", "torch-fp32"), SCENARIOS["offline"], os.environ["FBV_PATH"]
+    if path == "record":
+        offline.record_of(fastbert, case)
+    elif path == "measure":
+        fastbert.measure(case)
+    shared = offline._shared(fastbert, case)
+    print("RESULT", path, {v: round(a.speedup.median, 3) for v, a in shared.arms.items()}, flush=True)
