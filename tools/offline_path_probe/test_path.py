@@ -4,7 +4,7 @@
         --fastbert-profile quick --fastbert-devices cpu \
         --fastbert-variants torch-fp32,torchao-int8-dynamic-eager,torch-dynamic-int8
 
-FBV_PATH: `direct` (Offline._shared), `record` (Offline.record_of, as the scenario's test does) or `measure`
+FBV_PATH: `direct` (Offline._shared), `padded` (direct after four small allocations), `record` (Offline.record_of, as the scenario's test does) or `measure`
 (Session.measure). One path a process; alternate them (docs/measurements/2026-12-06-amd-epyc-zen4-torchao-eager-b1.md).
 """
 import os
@@ -19,5 +19,7 @@ def test_path(fastbert):
         offline.record_of(fastbert, case)
     elif path == "measure":
         fastbert.measure(case)
+    elif path == "padded":  # direct, after a few small objects more: an allocation sequence that differs, nothing else
+        kept = [bytearray(n) for n in (48, 96, 200, 520)]  # noqa: F841
     shared = offline._shared(fastbert, case)
     print("RESULT", path, {v: round(a.speedup.median, 3) for v, a in shared.arms.items()}, flush=True)
