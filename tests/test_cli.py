@@ -49,3 +49,11 @@ def test_list_names_every_variant_for_each_device(capsys):
         for device in variant.devices:
             assert any(line.split()[:2] == [variant.name, device] for line in out.splitlines())
     assert "no: torch-fp16 runs on" not in out  # cuda-only variants are listed under cuda, with their state
+
+
+def test_version_names_the_installed_package():
+    from importlib.metadata import version
+
+    done = run_cli("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"fastbert-variants {version('fastbert-variants')}"

@@ -19,9 +19,20 @@ from . import across_runs, commands
 log = logging.getLogger("fastbert_variants")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fastbert-variants")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = options.OneLineParser(prog="fastbert-variants", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
+                        help="print the installed version and exit")
     subcommands = parser.add_subparsers(dest="command", required=True)
 
     info = subcommands.add_parser("info", help="describe the model and dataset; --score scores FP32")
