@@ -58,6 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
     export.set_defaults(func=commands.cmd_export_model)
 
+    ship = subcommands.add_parser(
+        "export", help="write a variant as a folder its own runtime loads without this package (ONNX Runtime, OpenVINO)",
+        description="Copy a variant out of the cache as a folder that onnxruntime or OpenVINO loads alone: the model, "
+                    "its config and tokenizer, classify.py and a README with what was measured. Example: "
+                    "fastbert-variants export --recommended out/cpu/recommendation.json --out ship/")
+    chosen = ship.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--variant", metavar="NAME", help="the variant to export (fastbert-variants list names them)")
+    chosen.add_argument("--recommended", metavar="RECOMMENDATION.json",
+                        help="export what a run recommended (the file beside its --benchmark-json)")
+    ship.add_argument("--where", metavar="PICK",
+                      help="with --recommended: the pick to export, e.g. cpu-offline-b8 (default: the file's first)")
+    options.add_options(ship.add_argument, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
+    ship.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
+    ship.set_defaults(func=commands.cmd_export)
+
     report = subcommands.add_parser("report", help="Markdown summary and PNG plots of a run, led by the recommendation")
     report.add_argument("run", metavar="RUN.json", help="what --benchmark-json wrote (or the folder holding it)")
     report.add_argument("--accuracy", metavar="ACC.json", help="what --accuracy-json wrote")

@@ -189,6 +189,29 @@ def cmd_train_default(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    """A variant as a folder its own runtime loads (export.py); from a run's recommendation, its figures kept."""
+    from ..export import export, pick_of
+
+    if args.where and not args.recommended:
+        raise UserError("--where names a pick of --recommended's file; give --recommended RECOMMENDATION.json too")
+    measured = pick_of(args.recommended, args.where) if args.recommended else None
+    if measured and measured["model"] != args.model:
+        raise UserError(f"{args.recommended} was measured on --model {measured['model']}, not {args.model}; "
+                        f"give --model {measured['model']}")
+    name = measured["variant"] if measured else args.variant
+    if measured and name == "torch-fp32":
+        raise UserError(f"{args.recommended} recommends torch-fp32 at {measured['where']}: ship the model itself "
+                        "(fastbert-variants export-model --dtype fp32)")
+    bench = _workbench(args)
+    written = export(bench, name, Path(args.out), measured)
+    size = sum(p.stat().st_size for p in written)
+    where = f" (the pick at {measured['where']}: {measured['figure']})" if measured else ""
+    print(f"exported {name}{where} to {args.out}: {len(written)} files, {size / 1e6:.1f} MB; "
+          f"see {Path(args.out) / 'README.md'}")
+    return 0
+
+
 def cmd_export_model(args) -> int:
     """A self-contained Hugging Face folder of the model (weights in --dtype, config, tokenizer): to carry to a machine
     that cannot make or download it. FP16 halves the default model (90 MB to 45 MB); `--model FOLDER` there then loads

@@ -10,12 +10,13 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 from ..hardware import OPTIMUM_ISA, cpu_isa
 from ..recipes import Recipe
 from ..variants import register
-from ..variants.base import BuildContext, Variant, folder_bytes
+from ..variants.base import BuildContext, Shipment, Variant, folder_bytes
 from ..variants.onnx_export import exported_fp32, float_matmuls, op_counts
 from ..variants.ort_session import (
     SESSION_CONFIG,
@@ -79,6 +80,21 @@ class OrtVariant(Variant):
         folder, manifest = context.cache.get_or_build(self.name, key,
                                                       lambda out: self.transform(context, fp32_folder, out))
         return folder, {**manifest, "build_seconds": export_manifest["build_seconds"] + manifest["build_seconds"]}
+
+    def shipment(self, context):
+        """The graph (with its ONNX Runtime config where Optimum wrote one), the config and the tokenizer: what
+        onnxruntime alone, or Optimum's ORTModelForSequenceClassification, loads."""
+        if context.device != "cpu":
+            return None  # a CUDA/TensorRT session's options are the device's: not exported yet
+        folder, _ = self.artifact(context)
+        graph = graph_file(folder)
+        files = {p.name: p for p in sorted(folder.iterdir()) if p.is_file() and (p.suffix == ".json" or p.suffix == ".txt")
+                 and p.name != "fastbert-manifest.json"}
+        files.update({p.name: p for p in folder.glob(f"{graph.name}*")})  # the graph and any external data beside it
+        return Shipment(files, (f"onnxruntime=={version('onnxruntime')}",), f"""\
+session = onnxruntime.InferenceSession(f"{{folder}}/{graph.name}", providers=["CPUExecutionProvider"])
+types = {{"tensor(int64)": numpy.int64, "tensor(int32)": numpy.int32}}
+logits = session.run(None, {{i.name: batch[i.name].astype(types[i.type]) for i in session.get_inputs()}})[0]""")
 
     def build(self, context):
         import onnxruntime as ort

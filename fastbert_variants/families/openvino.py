@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from ..hardware import NO_NATIVE_BF16, cpu_has_native_bf16
 from ..recipes import Recipe
 from ..variants import register
-from ..variants.base import Runner, Variant, folder_bytes
+from ..variants.base import Runner, Shipment, Variant, folder_bytes
 from ..variants.onnx_export import exported_fp32, float_matmuls
 
 CALIBRATION_SAMPLES = 128
@@ -98,6 +99,20 @@ class OpenVino(Variant):
                         quantization="nncf.quantize, ModelType.TRANSFORMER (fast bias correction)")
         ov.save_model(model, str(out / "model.xml"), compress_to_fp16=False)
         return info
+
+    def shipment(self, context):
+        """The IR under optimum-intel's names (openvino_model.xml/.bin), the export's config and tokenizer: what the
+        OpenVINO runtime alone, or optimum-intel's OVModelForSequenceClassification, loads; compiled with the
+        inference precision the suite measured."""
+        folder, _ = self.artifact(context)
+        fp32_folder, _ = exported_fp32(context)
+        files = {p.name: p for p in sorted(fp32_folder.iterdir()) if p.is_file() and p.suffix in (".json", ".txt")
+                 and p.name != "fastbert-manifest.json"}
+        files.update({"openvino_model.xml": folder / "model.xml", "openvino_model.bin": folder / "model.bin"})
+        hint = PRECISION_HINT[self.recipe.precision]
+        return Shipment(files, (f"openvino=={version('openvino')}",), f"""\
+model = openvino.Core().compile_model(f"{{folder}}/openvino_model.xml", "CPU", {{"INFERENCE_PRECISION_HINT": "{hint}"}})
+logits = model({{i.get_any_name(): batch[i.get_any_name()] for i in model.inputs}})[0]""")
 
     def build(self, context):
         import openvino as ov

@@ -65,6 +65,17 @@ class VariantUnavailable(Exception):
     """The variant cannot run here (missing backend, no GPU); the message says why. Tests skip on it."""
 
 
+@dataclass(frozen=True)
+class Shipment:
+    """A variant as it ships: `files` (name in the exported folder -> cached file), the pip requirements of its own
+    runtime, and `classify`: Python lines that, given `folder`, `texts` and a tokenizer's `batch` of numpy arrays,
+    set `logits` (the rest of classify.py, tokenizer and labels, is the same for every runtime)."""
+
+    files: dict[str, Path]
+    requirements: tuple[str, ...]
+    classify: str
+
+
 @dataclass
 class BuildContext:
     """Everything a build may depend on; the same for every variant of a run."""
@@ -211,6 +222,11 @@ class Variant(ABC):
 
     def artifact(self, context: BuildContext) -> tuple[Path, dict] | None:
         """Make (once) what this variant keeps in the cache: (folder, manifest); None if it is made at load."""
+        return None
+
+    def shipment(self, context: BuildContext) -> Shipment | None:
+        """What `fastbert-variants export` copies out so that the variant's own runtime loads it without this
+        package (made once, as artifact); None for a family that does not export yet."""
         return None
 
     @abstractmethod
