@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run", metavar="RUN.json", help="what --benchmark-json wrote (or the folder holding it)")
     report.add_argument("--accuracy", metavar="ACC.json", help="what --accuracy-json wrote")
     report.add_argument("--out", required=True, metavar="DIR", help="folder for summary.md and the plots")
+    report.add_argument("--html", action="store_true",
+                        help="also report.html: one self-contained file (no network) with the verdict, interactive "
+                             "charts and sortable tables (needs plotly: pip install 'fastbert-variants[html]')")
     report.add_argument("--allow-empty", action="store_true",
                         help="exit 0 with a note when the run measured nothing (tox -e cuda on a machine without a GPU)")
     report.set_defaults(func=commands.cmd_report)

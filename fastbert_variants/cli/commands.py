@@ -6,6 +6,7 @@ here prints what comes back and returns the exit status (UserError: one line, ex
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 
@@ -128,6 +129,8 @@ def cmd_report(args) -> int:
     report, out = Report(run), Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; name a folder for summary.md, recommendation.json and the plots")
+    if args.html and importlib.util.find_spec("plotly") is None:
+        raise UserError("--html draws its charts with plotly, not installed: pip install 'fastbert-variants[html]'")
     markdown = report.markdown(report.draw())  # rendered first: a result it cannot read writes nothing
     for title, lines in report.blocks():
         print("\n".join([f"recommended, {title}:", *lines]))
@@ -138,6 +141,11 @@ def cmd_report(args) -> int:
         from ..verdict import verdict_of, write_json
 
         wrote.append(write_json(verdict_of(report), out / "recommendation.json"))
+    if args.html:
+        from ..html_report import write_html
+        from ..verdict import verdict_of
+
+        wrote.append(write_html(report, verdict_of(report), out / "report.html"))
     print(f"wrote {' and '.join(map(str, wrote))} and {len(made)} plots: {', '.join(p.name for p in made)}")
     return 0
 
