@@ -67,15 +67,16 @@ window.addEventListener("load", () => {{
 """
 
 
-def write_html(report, verdict, path: Path) -> Path:
-    """The report and its verdict as one HTML file at `path` (written atomically)."""
+def write_html(report, verdict, path: Path, trend: tuple[str, dict] | None = None) -> Path:
+    """The report and its verdict as one HTML file at `path` (written atomically); `trend`: (where the runs came
+    from, history.speedup_series of them), drawn for each answer's cell."""
     from plotly.offline import get_plotlyjs
 
     from .files import write_atomically
 
     charts = [figure.to_html(full_html=False, include_plotlyjs=False, div_id=name,
                              config={"displaylogo": False, "responsive": True})
-              for name, figure in _figures(report)]
+              for name, figure in [*_figures(report), *_trend_figures(verdict, trend)]]
     not_measured = "".join(f"<li><code>{_e(v)}</code>: {_e(why)}</li>" for v, why in verdict.not_measured.items())
     page = PAGE.format(
         title=_e(f"{verdict.machine}, model {verdict.model}"),
@@ -151,6 +152,30 @@ def _figures(report):
                                    hovertemplate=f"{r.variant}: %{{x:.1f}}/s offered, p99 %{{y:.1f}} ms<extra></extra>")
         figure.add_hline(y=server[0].p99_budget_ms, line_dash="dash", line_color="red")
         yield "server-p99", figure
+
+
+def _trend_figures(verdict, trend):
+    """Per answer of the verdict, each variant's speedup over the stored runs at that cell (oldest first)."""
+    if trend is None:
+        return
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+
+    source, series = trend
+    for pick in verdict.picks:
+        lines = next((lines for panel, lines in series.items()
+                      if panel.split("\n")[-1] in (pick.where, f"{pick.where}-dynamic")), None)
+        if not lines:
+            continue
+        figure = go.Figure(layout={"template": "plotly_white", "height": 330, "colorway": qualitative.Alphabet,
+                                   "title": f"History at {pick.where}: speedup over {BASELINE} by run ({source})",
+                                   "title_font_size": 13, "xaxis": {"title": "run (history id)", "dtick": 1},
+                                   "yaxis": {"type": "log", "title": "speedup"}})
+        for variant, points in sorted(lines.items()):
+            figure.add_scatter(name=variant, mode="lines+markers", x=[i for i, _ in points], y=[v for _, v in points],
+                               line={"width": 4 if variant == pick.variant else 1.5},
+                               hovertemplate=f"{variant}, run #%{{x}}: %{{y:.2f}}x<extra></extra>")
+        yield f"history-{pick.where}", figure
 
 
 def _accuracy_figure(go, layout, latency, accuracy):

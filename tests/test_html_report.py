@@ -54,3 +54,16 @@ def test_a_script_error_on_the_page_is_caught(page, tmp_path):
     broken = tmp_path / "broken.html"
     broken.write_text(page.read_text().replace("</body>", "<script>notAFunction();</script></body>"))
     assert "notAFunction is not defined" in re.search(r'<pre id="page-errors">(.*?)</pre>', rendered(broken), re.S)[1]
+
+
+def test_with_a_history_each_answer_has_its_trend_and_no_credential(tmp_path):
+    pytest.importorskip("plotly", reason="report --html needs plotly: pip install 'fastbert-variants[html]'")
+    db = f"sqlite:///{tmp_path / 'history.sqlite'}"
+    assert main(["history", "add", str(RUN / "benchmark.json"), "--accuracy", str(RUN / "accuracy.json"),
+                 "--db", db, "--branch", "main"]) == 0
+    out = tmp_path / "report"
+    assert main(["report", str(RUN / "benchmark.json"), "--accuracy", str(RUN / "accuracy.json"), "--out", str(out),
+                 "--html", "--db", db, "--branch", "main"]) == 0
+    text = (out / "report.html").read_text()
+    assert 'id="history-cpu-b1-s128"' in text and "1 run(s) of " in text
+    assert main(["report", str(RUN / "benchmark.json"), "--out", str(out), "--db", db]) == 2  # --db without --html

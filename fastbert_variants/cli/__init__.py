@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--html", action="store_true",
                         help="also report.html: one self-contained file (no network) with the verdict, interactive "
                              "charts and sortable tables (needs plotly: pip install 'fastbert-variants[html]')")
+    report.add_argument("--db", metavar="URL", help="with --html: also the trend of each answer's figure over the runs "
+                        "of this machine kind in this history (an SQLAlchemy URL, as history's --db)")
+    report.add_argument("--branch", help="with --db: only this branch's runs")
     report.add_argument("--allow-empty", action="store_true",
                         help="exit 0 with a note when the run measured nothing (tox -e cuda on a machine without a GPU)")
     report.set_defaults(func=commands.cmd_report)

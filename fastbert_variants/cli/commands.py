@@ -129,6 +129,8 @@ def cmd_report(args) -> int:
     report, out = Report(run), Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; name a folder for summary.md, recommendation.json and the plots")
+    if (args.db or args.branch) and not args.html:
+        raise UserError("--db and --branch add the history's trend to report.html; give --html too")
     if args.html and importlib.util.find_spec("plotly") is None:
         raise UserError("--html draws its charts with plotly, not installed: pip install 'fastbert-variants[html]'")
     markdown = report.markdown(report.draw())  # rendered first: a result it cannot read writes nothing
@@ -145,9 +147,19 @@ def cmd_report(args) -> int:
         from ..html_report import write_html
         from ..verdict import verdict_of
 
-        wrote.append(write_html(report, verdict_of(report), out / "report.html"))
+        trend = _history_trend(args.db, args.branch, run.machine_kind) if args.db else None
+        wrote.append(write_html(report, verdict_of(report), out / "report.html", trend))
     print(f"wrote {' and '.join(map(str, wrote))} and {len(made)} plots: {', '.join(p.name for p in made)}")
     return 0
+
+
+def _history_trend(db: str, branch: str | None, machine_kind: str) -> tuple[str, dict]:
+    """(where the runs came from, without credentials; speedups by run) of this machine kind's stored runs."""
+    from .. import history
+
+    url = history.database_url(db, Path("."))
+    runs = history.stored_runs(history.open_history(url, create=False), branch, machine_kind, 30)
+    return f"{len(runs)} run(s) of {machine_kind} in {history.shown_url(url)}", history.speedup_series(runs)
 
 
 def cmd_serve(args) -> int:
