@@ -1,6 +1,6 @@
 """Every input of the fault sweep that used to end in a traceback, a wrong message or a silent "all": one line, exit 2.
 
-README's "What a bad input gets" lists the same cases with the line each one prints.
+docs/reference/errors.md lists the same cases with the line each one prints.
 """
 
 import errno

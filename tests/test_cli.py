@@ -57,3 +57,12 @@ def test_version_names_the_installed_package():
     done = run_cli("--version")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"fastbert-variants {version('fastbert-variants')}"
+
+
+def test_the_cli_reference_page_is_the_parser_s_own_help():
+    from pathlib import Path
+
+    from fastbert_variants.cli import reference_markdown
+
+    page = Path(__file__).parents[1] / "docs" / "reference" / "cli.md"
+    assert page.read_text() == reference_markdown(), "docs/reference/cli.md is stale: python tools/cli_reference.py"

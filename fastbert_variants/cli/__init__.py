@@ -181,3 +181,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fastbert-variants: error: {exc}", file=sys.stderr)
         return 2
 
+
+
+def reference_markdown() -> str:
+    """docs/reference/cli.md, made from the parser itself (tools/cli_reference.py writes it; a test keeps it current)."""
+    import os
+
+    width = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "110"  # argparse wraps to the terminal's width: the page must not depend on it
+    try:
+        return _reference(build_parser())
+    finally:
+        if width is None:
+            os.environ.pop("COLUMNS")
+        else:
+            os.environ["COLUMNS"] = width
+
+
+def _reference(parser) -> str:
+    pages = ["# The command line", "", "Generated from the parser by `python tools/cli_reference.py`; "
+             "`fastbert-variants COMMAND --help` prints the same.", "", "```", parser.format_help().rstrip(), "```"]
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        pages += ["", f"## {name}", "", "```", command.format_help().rstrip(), "```"]
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        for inner_name, inner in (nested[0].choices.items() if nested else []):
+            pages += ["", f"### {name} {inner_name}", "", "```", inner.format_help().rstrip(), "```"]
+    return "\n".join(pages) + "\n"

@@ -1,6 +1,6 @@
 """The two interfaces every variant family implements: Variant (how to build) and Runner (how to run).
 
-Contract, for a newcomer adding a family (README's "Adding a variant" is the checklist):
+Contract, for a newcomer adding a family (docs/extending.md is the checklist):
 - A `Variant` has a user-facing `name`, the `devices` it supports, the Python modules it
   `requires` and the pip `extra` of this package that installs them, a `recipe` (what it computes
   in, which layers stay in float: see recipes.py), the CPU features without which it runs many
