@@ -156,7 +156,37 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", default=None, help="where to write head.safetensors (default: the package's)")
     train.add_argument("--train-tweets", type=int, default=6000)
     train.set_defaults(func=commands.cmd_train_default)
+    _describe(subcommands)
+    _describe(history_commands, "history ")
     return parser
+
+
+EXAMPLES = {  # one line a user can paste, for each command's --help
+    "info": "fastbert-variants info --model my-org/my-bert --dataset rows.csv --score",
+    "list": "fastbert-variants list --devices cpu,cuda",
+    "build": "fastbert-variants build --variants ort-int8-dynamic,openvino-int8 --check",
+    "export-model": "fastbert-variants export-model --dtype fp16 --out model-fp16/",
+    "export": "fastbert-variants export --recommended out/recommendation.json --out ship/",
+    "report": "fastbert-variants report out/benchmark.json --accuracy out/accuracy.json --out report/ --html",
+    "compare": "fastbert-variants compare baseline/ out/ --noise noise/noise.json",
+    "replicate": "fastbert-variants replicate --runs 6 --out noise/",
+    "noise": "fastbert-variants noise runs/1 runs/2 runs/3 --out noise.json",
+    "history": "fastbert-variants history add out/ --branch main",
+    "history add": "fastbert-variants history add out/ --branch main --db postgresql://ci@db/bench",
+    "history show": "fastbert-variants history show --branch main --last 10 --plot history.png",
+    "serve": "fastbert-variants serve --variant ort-int8-dynamic --port 8080",
+    "train-default": "fastbert-variants train-default --output head.safetensors",
+}
+
+
+def _describe(subcommands, prefix: str = "") -> None:
+    """Each command's --help: its one-line summary as the description (unless it has a longer one), and an example."""
+    summaries = {action.dest: action.help for action in subcommands._choices_actions}
+    for name, command in subcommands.choices.items():
+        if not command.description and summaries.get(name):
+            command.description = summaries[name][0].upper() + summaries[name][1:] + "."
+        if prefix + name in EXAMPLES:
+            command.epilog = f"example: {EXAMPLES[prefix + name]}"
 
 
 def _history_options(command) -> None:
