@@ -104,13 +104,14 @@ def test_serve_on_a_port_in_use(capsys, unit_cache_dir, monkeypatch):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["compare", "a", "b", "--max-accuracy-drop", "nan"], "argument --max-accuracy-drop: 'nan': give a finite number "
-                                                          "of at least 0"),
+    (["compare", "a", "b", "--max-accuracy-loss", "nan"], "argument --max-accuracy-loss/--max-accuracy-drop: 'nan': "
+                                                          "give a finite number of at least 0"),
     (["compare", "a", "b", "--max-accuracy-drop", "-1"], "'-1': give a finite number of at least 0"),
     (["serve", "--deadline-ms", "nan"], "argument --deadline-ms: 'nan': give a finite number above 0"),
     (["serve", "--hang-s", "inf"], "argument --hang-s: 'inf': give a finite number above 0"),
     (["serve", "--max-wait-ms", "-5"], "'-5': give a finite number of at least 0"),
     (["nosuch"], "invalid choice: 'nosuch'"),
+    (["train-default"], "the following arguments are required: --output"),  # it wrote into the installed package
 ])
 def test_a_threshold_that_is_nan_infinite_or_out_of_range_is_one_line(argv, expected, capsys):
     """NaN once passed a 5-point accuracy drop through compare and answered every request 504 in serve (#37)."""

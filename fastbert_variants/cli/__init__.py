@@ -93,8 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "holding benchmark.json and accuracy.json; or NEW alone with --against-history")
     compare.add_argument("--base-accuracy", metavar="ACC.json", help="BASE's accuracy JSON, if not in BASE's folder")
     compare.add_argument("--new-accuracy", metavar="ACC.json", help="NEW's accuracy JSON, likewise")
-    compare.add_argument("--max-accuracy-drop", type=options.number(0), default=0.5,
-                         help="largest allowed fall of a variant's accuracy, in points (default 0.5)")
+    compare.add_argument("--max-accuracy-loss", "--max-accuracy-drop", dest="max_accuracy_drop", type=options.number(0),
+                         default=0.5, help="largest allowed fall of a variant's accuracy from BASE to NEW, in points "
+                         "(default 0.5; --max-accuracy-drop is its old name: in pytest --fastbert-max-accuracy-drop is the "
+                         "gate on the drop from FP32, another thing)")
     options.add_options(compare.add_argument, options.JUDGE_OPTIONS)
     compare.add_argument("--against-history", metavar="BRANCH", help="BASE is BRANCH's last runs on the same kind of "
                          "machine, from the history (fastbert-variants history add); their spread is the noise")
@@ -153,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=commands.cmd_serve)
 
     train = subcommands.add_parser("train-default", help="retrain the default model's sentiment head (about 3 minutes)")
-    train.add_argument("--output", default=None, help="where to write head.safetensors (default: the package's)")
+    train.add_argument("--output", required=True, metavar="FILE",
+                       help="where to write the head (safetensors); to make it the package's default, copy it over "
+                            "fastbert_variants/default_model/head.safetensors in a source checkout")
     train.add_argument("--train-tweets", type=int, default=6000)
     train.set_defaults(func=commands.cmd_train_default)
     _describe(subcommands)

@@ -199,10 +199,11 @@ def cmd_serve(args) -> int:
 
 
 def cmd_train_default(args) -> int:
-    from ..default_model import HEAD_FILE
     from ..default_model.train import train_head
 
-    output = Path(args.output) if args.output else HEAD_FILE
+    output = Path(args.output)
+    if output.is_dir() or not output.parent.is_dir():
+        raise UserError(f"--output {output}: name a file in an existing folder, e.g. --output head.safetensors")
     result = train_head(output, args.train_tweets)
     print(f"wrote {output}: trained on {result['train_tweets']} tweets; held-out accuracy "
           f"{result['held_out_accuracy']:.4f} on {result['held_out_tweets']} (majority {result['majority_baseline']:.4f})")
