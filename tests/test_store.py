@@ -155,6 +155,22 @@ def test_a_manifest_that_is_not_json_is_a_corrupt_entry(tmp_path):
     assert next_run.rebuilt == ["v/k"]
 
 
+
+@pytest.mark.parametrize("target", ["empty", "a copy of the entry"])
+def test_a_cache_entry_replaced_by_a_symbolic_link_is_rebuilt_not_followed(tmp_path, target):
+    """It raised `OSError: Cannot call rmtree on a symbolic link` on every run until removed by hand (#37)."""
+    build = lambda f: (f / "a.bin").write_bytes(b"a")  # noqa: E731
+    folder, _ = BuildCache(tmp_path / "cache").get_or_build("v", "k", build)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(folder, elsewhere) if target != "empty" else elsewhere.mkdir()
+    shutil.rmtree(folder)
+    folder.symlink_to(elsewhere, target_is_directory=True)
+    next_run = BuildCache(tmp_path / "cache")
+    rebuilt, _ = next_run.get_or_build("v", "k", build)
+    assert next_run.rebuilt == ["v/k"] and rebuilt.is_dir() and not rebuilt.is_symlink()
+    assert (rebuilt / "a.bin").read_bytes() == b"a" and elsewhere.exists()  # the link's target is left alone
+
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
