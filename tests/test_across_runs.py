@@ -136,7 +136,12 @@ def test_runs_that_cannot_be_compared_are_refused_in_one_line(tmp_path, replicat
     assert named in err and "--allow-different" in err and len(err.splitlines()) == 1
     aspect = named.split(":")[0]
     code = main(["compare", str(replicates[0]), str(other), "--allow-different", aspect + ",machine,model"])
-    assert code in (0, 1) and f"compared knowingly across different {aspect}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"compared knowingly across different {aspect}" in out
+    if aspect == "cells":  # BASE's cells that NEW did not time are regressions: compared knowingly, still said
+        assert code == 1 and "not measured in NEW" in out
+    else:  # the same speedups drawn on another setup: within the noise
+        assert code == 0 and "0 regression(s)" in out
 
 
 def test_a_noise_file_of_another_machine_is_refused(tmp_path, replicates, noise_file, capsys):
@@ -193,7 +198,7 @@ def test_a_run_of_a_busy_machine_is_left_out_of_the_noise_and_named_in_a_verdict
     assert "left out: " in out and "other processes took 37.0% of the machine" in out
     noise = json.loads((tmp_path / "n.json").read_text())
     assert len(noise["sources"]) == 3 and len(noise["left_out"]) == 1
-    assert main(["compare", str(replicates[0]), str(busy), "--noise", str(tmp_path / "n.json")]) in (0, 1)
+    assert main(["compare", str(replicates[0]), str(busy), "--noise", str(tmp_path / "n.json")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2].startswith("note: NEW ran on a busy machine") and "regression(s)" in lines[-1]
 
@@ -205,7 +210,7 @@ def test_a_history_of_busy_runs_falls_back_to_the_default_noise_and_says_why(tmp
         assert main(["history", "add", str(write(tmp_path / f"b{seed}" / "benchmark.json", run_json(seed, machine=busy))),
                      "--db", db]) == 0
     new = write(tmp_path / "new" / "benchmark.json", run_json(9, machine=busy))
-    assert main(["compare", str(new), "--against-history", "main", "--db", db]) in (0, 1)
+    assert main(["compare", str(new), "--against-history", "main", "--db", db]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
     assert "the package's default" in last and "3 of 3 ran on a busy machine" in last
 
