@@ -92,6 +92,15 @@ def write_html(report, verdict, path: Path, trend: tuple[str, dict] | None = Non
     return path
 
 
+SPEEDUP_TICKS = (0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 32)
+ROUND_TICKS = tuple(m * 10 ** e for e in range(-1, 6) for m in (1, 2, 5))
+
+
+def _log_axis(title: str, ticks=SPEEDUP_TICKS) -> dict:
+    """A log axis labelled with plain numbers (0.5, 1, 2; 20, 50, 100), not plotly's bare digits between decades."""
+    return {"type": "log", "title": title, "tickvals": list(ticks), "ticktext": [f"{t:g}" for t in ticks]}
+
+
 def _e(text) -> str:
     return html.escape(str(text))
 
@@ -114,7 +123,7 @@ def _figures(report):
               "legend": {"font": {"size": 11}}, "colorway": qualitative.Alphabet}  # 26 colours: one a variant
     if latency:
         figure = go.Figure(layout={**layout, "title": f"Speedup over {BASELINE} per fixed cell (95% CI; log)",
-                                   "xaxis": {"type": "log", "title": f"speedup over {BASELINE}"}, "barmode": "group",
+                                   "xaxis": _log_axis(f"speedup over {BASELINE}"), "barmode": "group",
                                    "height": 120 + 22 * len({r.variant for r in latency}) * len({r.cell for r in latency})})
         for cell in dict.fromkeys(r.cell for r in latency):
             rows = sorted((r for r in latency if r.cell == cell and r.variant != BASELINE), key=lambda r: r.speedup.median)
@@ -128,8 +137,8 @@ def _figures(report):
         yield "accuracy-against-speedup", _accuracy_figure(go, layout, latency, run.accuracy or {})
     if offline:
         figure = go.Figure(layout={**layout, "title": "Offline: steady texts/s against batch size (log-log)",
-                                   "xaxis": {"type": "log", "title": "batch size"},
-                                   "yaxis": {"type": "log", "title": "texts/s"}})
+                                   "xaxis": _log_axis("batch size", (1, 2, 4, 8, 16, 32, 64)),
+                                   "yaxis": _log_axis("texts/s", ROUND_TICKS)})
         for variant, strategy in dict.fromkeys((r.variant, r.strategy) for r in offline):
             rows = sorted((r for r in offline if (r.variant, r.strategy) == (variant, strategy)), key=lambda r: r.batch_size)
             figure.add_scatter(name=variant if strategy == "dynamic" else f"{variant} ({strategy})", mode="lines+markers",
@@ -143,7 +152,7 @@ def _figures(report):
     if server:
         figure = go.Figure(layout={**layout, "title": "Server: p99 of every load against its offered rate",
                                    "xaxis": {"title": "offered rate (requests/s, Poisson)"},
-                                   "yaxis": {"type": "log", "title": "p99 latency (ms)"}})
+                                   "yaxis": _log_axis("p99 latency (ms)", ROUND_TICKS)})
         for r in server:
             loads = sorted((p.offered_per_s, p.p99_ms) for p in r.points if math.isfinite(p.p99_ms))
             if loads:
@@ -170,7 +179,7 @@ def _trend_figures(verdict, trend):
         figure = go.Figure(layout={"template": "plotly_white", "height": 330, "colorway": qualitative.Alphabet,
                                    "title": f"History at {pick.where}: speedup over {BASELINE} by run ({source})",
                                    "title_font_size": 13, "xaxis": {"title": "run (history id)", "dtick": 1},
-                                   "yaxis": {"type": "log", "title": "speedup"}})
+                                   "yaxis": _log_axis("speedup")})
         for variant, points in sorted(lines.items()):
             figure.add_scatter(name=variant, mode="lines+markers", x=[i for i, _ in points], y=[v for _, v in points],
                                line={"width": 4 if variant == pick.variant else 1.5},
@@ -180,7 +189,7 @@ def _trend_figures(verdict, trend):
 
 def _accuracy_figure(go, layout, latency, accuracy):
     figure = go.Figure(layout={**layout, "title": "Accuracy drop against speedup (every fixed cell; log x)",
-                               "xaxis": {"type": "log", "title": f"speedup over {BASELINE}"},
+                               "xaxis": _log_axis(f"speedup over {BASELINE}"),
                                "yaxis": {"title": "accuracy drop (points)", "rangemode": "tozero"}})
     for variant in sorted({r.variant for r in latency}):
         record = accuracy.get(accuracy_key(latency[0].device, variant))

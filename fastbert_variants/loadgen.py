@@ -144,6 +144,15 @@ class ServerProcess:
         with urllib.request.urlopen(f"{self.url}/health", timeout=10) as response:
             return json.loads(response.read())
 
+    def predict(self, texts: list[str]) -> dict:
+        """One request, answered: the round trip a client at idle sees."""
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.url}/predict", data=json.dumps({"texts": texts}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
     last_load_failed_requests = False  # set by the caller after each load
 
     def recover(self, warm_up: Callable[[], object]) -> None:
