@@ -67,3 +67,20 @@ def test_with_a_history_each_answer_has_its_trend_and_no_credential(tmp_path):
     text = (out / "report.html").read_text()
     assert 'id="history-cpu-b1-s128"' in text and "1 run(s) of " in text
     assert main(["report", str(RUN / "benchmark.json"), "--out", str(out), "--db", db]) == 2  # --db without --html
+
+
+def test_a_click_on_a_header_sorts_its_table_in_the_browser(page, tmp_path):
+    clicked = tmp_path / "clicked.html"
+    probe = """<script>window.addEventListener("load", () => {
+      const table = document.querySelector("#tables table.sortable"), header = table.querySelectorAll("th")[0];
+      const firsts = () => [...table.tBodies[0].rows].map(row => row.cells[0].textContent);
+      header.click(); const up = firsts(); header.click(); const down = firsts();
+      document.body.dataset.sorted = JSON.stringify({up, down});
+    });</script></body>"""
+    clicked.write_text(page.read_text().replace("</body>", probe))
+    import html
+    import json
+
+    sorted_ = json.loads(html.unescape(re.search(r'data-sorted="([^"]*)"', rendered(clicked))[1]))
+    assert sorted_["up"] == sorted(sorted_["up"]) and sorted_["down"] == sorted(sorted_["up"], reverse=True)
+    assert len(set(sorted_["up"])) > 1
