@@ -101,9 +101,8 @@ class OpenVino(Variant):
         return info
 
     def shipment(self, context):
-        """The IR under optimum-intel's names (openvino_model.xml/.bin), the export's config and tokenizer: what the
-        OpenVINO runtime alone, or optimum-intel's OVModelForSequenceClassification, loads; compiled with the
-        inference precision the suite measured."""
+        """The IR under the file names optimum-intel reads (openvino_model.xml/.bin), the export's config and
+        tokenizer: what the OpenVINO runtime loads alone, compiled with the inference precision the suite measured."""
         folder, _ = self.artifact(context)
         fp32_folder, _ = exported_fp32(context)
         files = {p.name: p for p in sorted(fp32_folder.iterdir()) if p.is_file() and p.suffix in (".json", ".txt")
