@@ -166,6 +166,7 @@ def add_run(engine, run: Run, branch: str | None = None, commit: str | None = No
     if already is not None:  # pooled twice, one run would count as two and narrow the spread it is judged by
         raise UserError(f"{', '.join(run.sources)} is already in the history as run #{already} (the same commit, time, "
                         "machine and results); nothing added")
+    _check_json(run)
     stored = StoredRun(
         added_at=datetime.now(timezone.utc), ran_at=run.datetime, commit_id=commit,
         branch=branch, dirty=dirty, machine_kind=kind or machine_kind(run), machine=run.machine,
@@ -184,6 +185,23 @@ def add_run(engine, run: Run, branch: str | None = None, commit: str | None = No
         session.commit()
         _ = stored.latency, stored.accuracy, stored.others
     return stored
+
+
+def _check_json(run: Run) -> None:
+    """What the history keeps as JSON must be JSON: NaN and Infinity are not (PostgreSQL refuses them with a
+    traceback; SQLite kept them as text no JSON reader takes back). One line naming where, on every database."""
+    import json
+
+    kept = [("machine_info", run.machine)]
+    kept += [(f"the {kind} result {getattr(r, 'where', '')} {r.variant}".replace("  ", " "), r.to_json())
+             for kind, records in run.records.items() for r in records]
+    kept += [(f"the accuracy record {key}", r.to_json()) for key, r in (run.accuracy or {}).items()]
+    for where, value in kept:
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise UserError(f"{run.sources[0]}: {where} holds NaN or Infinity, which the history cannot keep (not "
+                            "JSON); rerun, or mend the file") from None
 
 
 def stored_runs(engine, branch: str | None = None, kind: str | None = None, last: int | None = None

@@ -162,6 +162,24 @@ def test_history_errors_are_one_line(db, tmp_path, capsys):
     assert len(capsys.readouterr().err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("where", ["machine_info", "the latency result"])
+def test_nan_anywhere_in_a_run_is_one_line_on_every_database(db, tmp_path, capsys, where):
+    """PostgreSQL refused NaN in the JSON it keeps with a DataError traceback; SQLite kept it as text (#37 item 8)."""
+    import copy
+
+    bench = copy.deepcopy(benchmark_json(0, "abc"))
+    if where == "machine_info":
+        bench["machine_info"]["fastbert_variants"]["cpu_share"] = {"seconds": float("nan"), "ours": 0.9, "others": 0.0}
+    else:
+        bench["benchmarks"][1]["extra_info"]["size_mb"] = float("inf")
+    run = write_run(tmp_path / "nan", bench, accuracy_json())
+    assert main(["history", "add", str(run), "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert where in err and "NaN or Infinity" in err and len(err.splitlines()) == 1
+    assert main(["history", "add", str(write_run(tmp_path / "ok", benchmark_json(0, "abc"), accuracy_json())),
+                 "--db", db]) == 0  # nothing half-added: the clean run goes in
+
+
 def test_a_history_that_cannot_be_reached_is_one_line(tmp_path, capsys):
     port = _free_port()  # nothing listens there once it is closed
     started = time.monotonic()
