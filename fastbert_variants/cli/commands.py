@@ -139,16 +139,16 @@ def cmd_report(args) -> int:
     made = report.draw(out)
     write_atomically(out / "summary.md", markdown)
     wrote = [out / "summary.md"]
-    if run.measured:
-        from ..verdict import verdict_of, write_json
+    from ..verdict import verdict_of, write_json
 
-        wrote.append(write_json(verdict_of(report), out / "recommendation.json"))
+    verdict = verdict_of(report) if run.measured or args.html else None  # one verdict for the JSON and the page
+    if run.measured:
+        wrote.append(write_json(verdict, out / "recommendation.json"))
     if args.html:
         from ..html_report import write_html
-        from ..verdict import verdict_of
 
         trend = _history_trend(args.db, args.branch, run.machine_kind) if args.db else None
-        wrote.append(write_html(report, verdict_of(report), out / "report.html", trend))
+        wrote.append(write_html(report, verdict, out / "report.html", trend))
     print(f"wrote {' and '.join(map(str, wrote))} and {len(made)} plots: {', '.join(p.name for p in made)}")
     return 0
 
