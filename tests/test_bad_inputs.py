@@ -163,7 +163,7 @@ def test_an_accuracy_json_that_cannot_be_written_is_refused_at_the_start(where, 
 
 @pytest.mark.parametrize("lengths, status, expected", [
     ("2", 4, "--fastbert-seq-lens 2 leaves no room for text between the [CLS] and [SEP] tokens; give lengths of 3"),
-    ("16,1024", 2, "--fastbert-seq-lens 1024 is past the model's maximum of 512 tokens; give lengths up to 512"),
+    ("16,1024", 4, "--fastbert-seq-lens 1024 is past the model's maximum of 512 tokens; give lengths up to 512"),
 ])
 def test_sequence_lengths_that_cannot_be_measured_fail_the_run_instead_of_skipping_it(lengths, status, expected,
                                                                                       unit_cache_dir):
@@ -296,3 +296,26 @@ def test_history_add_refuses_what_postgresql_would_reject_in_one_line(tmp_path, 
     bench["commit_info"] = {**bench.get("commit_info", {}), "id": "abc", **change}
     run = write_run(tmp_path / "run", bench, accuracy_json())
     one_line(["history", "add", str(run), "--db", f"sqlite:///{tmp_path / 'h.sqlite'}", *extra], capsys, expected)
+
+
+@pytest.mark.parametrize("rows, where, expected", [
+    ("a,label\nx,1\n", "before the first test", "dataset file {csv} has no column 'text'"),
+    ("text,label\nx,1\ny,1\nz,1\n", "found by a test", "dataset '{csv}' has a single label in its 3 scored rows"),
+])
+def test_bad_input_in_pytest_is_a_usage_error_not_pytest_exit(tmp_path, unit_cache_dir, rows, where, expected):
+    """It printed `! _pytest.outcomes.Exit: ... !` on stdout and exited 2 (#37 item 17): now pytest's own form, as for
+    its options: `ERROR: ...` on stderr and exit 4, found before the first test where it can be."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    csv = tmp_path / "data.csv"
+    csv.write_text(rows)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "accuracy",
+                           "--fastbert-variants", "torch-fp32,ort-fp32", f"--fastbert-dataset={csv}",
+                           f"--fastbert-cache-dir={unit_cache_dir}"],
+                          capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
+    out = done.stdout + done.stderr
+    line = f"ERROR: fastbert-variants: {expected.format(csv=csv)}"
+    assert done.returncode == 4 and line in done.stderr and "Traceback" not in out and "outcomes.Exit" not in out, out
+    assert ("no tests ran" in done.stdout) == (where == "before the first test"), done.stdout

@@ -102,19 +102,44 @@ def _marks(selection: plan.Selection, case) -> list:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     """A variant found unable to run here in the middle of a test (a compile that fails at its first call) skips
-    the test with the reason, as one found so at build time does."""
+    the test with the reason, as one found so at build time does; what the user gave that cannot be judged (a dataset
+    with one label) fails the test in one line and stops the run (pytest_runtestloop ends it as a usage error)."""
+    state = item.config.stash.get(STATE, None)
     try:
         return (yield)
     except Exception as exc:
-        state = item.config.stash.get(STATE, None)
-        if state is not None and state.engaged:
-            from ..scenarios import NotMeasured
-            from ..variants import VariantUnavailable
+        if state is None or not state.engaged:
+            raise
+        from ..scenarios import NotMeasured
+        from ..variants import VariantUnavailable
 
-            if isinstance(exc, VariantUnavailable | NotMeasured):
-                pytest.skip(in_pytest_words(str(exc)))
-            if isinstance(exc, UserError):  # what the user gave cannot be judged (one label, say): one line, exit 2
-                pytest.exit(f"fastbert-variants: {in_pytest_words(str(exc))}", returncode=2)
+        if isinstance(exc, VariantUnavailable | NotMeasured):
+            pytest.skip(in_pytest_words(str(exc)))
+        if not isinstance(exc, UserError):
+            raise
+        state.stopped_by = f"fastbert-variants: {in_pytest_words(str(exc))}"
+    item.session.shouldstop = state.stopped_by
+    pytest.fail(state.stopped_by, pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session):
+    """Bad input ends the run as pytest's own usage errors do (`ERROR: ...` on stderr, exit 4), not as pytest.exit's
+    `! _pytest.outcomes.Exit: ... !`: the model, dataset and lengths are resolved before the first test, and a
+    UserError found by a test (a dataset with one label) stops the loop and is said the same way."""
+    state = session.config.stash.get(STATE, None)
+    ours = state is not None and not session.config.option.collectonly and any(
+        "run_state" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("skip")
+        for item in session.items)
+    try:
+        if ours:
+            _ = state.workbench
+        return (yield)
+    except UserError as exc:
+        raise pytest.UsageError(f"fastbert-variants: {in_pytest_words(str(exc))}") from None
+    except session.Interrupted:
+        if state is not None and state.stopped_by:
+            raise pytest.UsageError(state.stopped_by) from None
         raise
 
 

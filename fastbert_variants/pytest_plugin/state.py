@@ -11,7 +11,7 @@ import pytest
 
 from .. import gates, options, plan, progress
 from ..errors import UserError
-from .options import in_pytest_words, values
+from .options import values
 
 if TYPE_CHECKING:
     from ..runs import Run
@@ -26,6 +26,7 @@ class RunState:
     config: pytest.Config
     run: Run = field(init=False)
     items: list | None = None  # the session's tests after collection and deselection (pytest_collection_finish)
+    stopped_by: str = ""  # a UserError a test found (the run stops and ends as a usage error)
 
     def __post_init__(self):
         from ..runs import Run
@@ -82,14 +83,11 @@ class RunState:
         self.cpu_meter = CpuMeter()  # from the suite's first work on: who else used the cores
         progress.quiet_libraries()
         opt = self.opt
-        try:
-            bench = Workbench(opt.model, options.dataset_spec(opt), options.cache_dir(opt), options.threads(opt),
-                              opt.trust_remote_code)
-            _ = bench.source.config, bench.dataset  # resolve now: a bad --model or --dataset stops it with one line
-            too_long = [n for n in self.selection.seq_lens if n > bench.source.max_positions]
-            if opt.seq_lens and too_long:  # asked for by name: skipping them would pass having measured nothing
-                raise UserError(f"--seq-lens {','.join(map(str, too_long))} is past the model's maximum of "
-                                f"{bench.source.max_positions} tokens; give lengths up to {bench.source.max_positions}")
-            return bench
-        except UserError as exc:
-            pytest.exit(f"fastbert-variants: {in_pytest_words(str(exc))}", returncode=2)
+        bench = Workbench(opt.model, options.dataset_spec(opt), options.cache_dir(opt), options.threads(opt),
+                          opt.trust_remote_code)
+        _ = bench.source.config, bench.dataset  # resolve now: a bad --model or --dataset raises UserError
+        too_long = [n for n in self.selection.seq_lens if n > bench.source.max_positions]
+        if opt.seq_lens and too_long:  # asked for by name: skipping them would pass having measured nothing
+            raise UserError(f"--seq-lens {','.join(map(str, too_long))} is past the model's maximum of "
+                            f"{bench.source.max_positions} tokens; give lengths up to {bench.source.max_positions}")
+        return bench
