@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .texts import LabelledTexts, map_labels, text_bucket
+from .texts import MAX_TEXT_CHARS, LabelledTexts, map_labels, text_bucket
 from .tweets import LONG_TEXT_TOKENS, load_tweets, long_tweets
 
 __all__ = ["LONG_TEXT_TOKENS", "DatasetSpec", "LabelledTexts", "load_labelled_texts", "load_tweets", "long_tweets",
@@ -102,10 +102,38 @@ def normalize_label(value) -> int:
     return int(match.group(1))
 
 
+# A local file's header is read before pandas parses the file: a first line longer than this is not column names
+# (a 200 MB one-line CSV took pandas past 24 GB), and no more than a few names are echoed in an error.
+MAX_HEADER_BYTES = 1 << 20
+SHOWN_COLUMNS = 12
+
+
 def _columns(spec: DatasetSpec, available: list[str], source: str) -> None:
     for option, column in (("--text-column", spec.text_column), ("--label-column", spec.label_column)):
         if column not in available:
-            raise UserError(f"{source} has no column {column!r} (it has {available}); set {option}")
+            raise UserError(f"{source} has no column {_short(column)} (it has {_listed(available)}); set {option}")
+
+
+def _short(name, limit: int = 40) -> str:
+    text = repr(name)
+    return text if len(text) <= limit else f"{text[:limit - 5]}...{text[-2:]}"
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(_short(n) for n in names[:SHOWN_COLUMNS])
+    return f"[{shown}]" if len(names) <= SHOWN_COLUMNS else f"{len(names)} columns: [{shown}, ...]"
+
+
+def _csv_header(path: Path, sep: str) -> list[str]:
+    """The column names of a CSV/TSV file, read with a bounded line (its first line over 1 MiB is refused)."""
+    import csv
+
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        first = handle.readline(MAX_HEADER_BYTES)
+    if len(first) >= MAX_HEADER_BYTES and not first.endswith("\n"):
+        raise UserError(f"dataset file {path}: its first line is over {MAX_HEADER_BYTES >> 20} MiB, not a header of "
+                        "column names; give a CSV whose first line names the columns (text,label)")
+    return next(csv.reader([first], delimiter=sep), [])
 
 
 def _jsonl_rows(path: Path) -> list[dict]:
@@ -117,7 +145,7 @@ def _jsonl_rows(path: Path) -> list[dict]:
                 row = json.loads(line)
                 if not isinstance(row, dict):
                     raise ValueError(f"line {number} is {type(row).__name__}, not a JSON object with the columns")
-                rows.append(row)
+                rows.append({k: v[:MAX_TEXT_CHARS] if isinstance(v, str) else v for k, v in row.items()})
     return rows
 
 
@@ -137,11 +165,13 @@ def _load_local_file(spec: DatasetSpec) -> LabelledTexts:
             frame = pd.DataFrame.from_records(_jsonl_rows(path))
         elif kind == "json":
             frame = pd.read_json(path)
-        else:
-            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+        else:  # the header first, then only the two columns: memory for what is scored, not for the whole file
+            sep = "\t" if kind == "tsv" else ","
+            _columns(spec, _csv_header(path, sep), f"dataset file {path}")
+            frame = pd.read_csv(path, sep=sep, usecols=[spec.text_column, spec.label_column])
     except (ValueError, TypeError, pd.errors.ParserError, OSError) as exc:  # TypeError: pandas on mixed JSON
-        raise UserError(f"cannot read dataset file {path}: {(str(exc).splitlines() or [type(exc).__name__])[0]}"
-                        ) from None
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot read dataset file {path}: {first_line[:300]}") from None
     _columns(spec, [str(c) for c in frame.columns], f"dataset file {path}")
     frame = frame.dropna(subset=[spec.text_column])  # rows without a label are refused or dropped by the caller
     texts = frame[spec.text_column].astype(str).tolist()

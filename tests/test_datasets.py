@@ -144,3 +144,32 @@ def test_a_single_label_is_refused_for_gating(tmp_path, default_bench):
     only_positive.raw_labels = ["positive"] * len(only_positive.raw_labels)
     with pytest.raises(UserError, match="a single label in its .* scored rows"):
         _ = Scorer(default_bench, only_positive).labels
+
+
+def test_a_huge_header_or_text_is_bounded_in_what_is_read_and_echoed(tmp_path):
+    """A 200 MB one-line CSV took pandas past 24 GB and its error echoed the whole header; a 200 MB text was tokenized
+    whole (11.6 GiB): the header is read with a bounded line, a few names are echoed, each text is clipped (#37 13)."""
+    from fastbert_variants.datasets import MAX_HEADER_BYTES
+    from fastbert_variants.texts import MAX_TEXT_CHARS
+
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"column{i:07d}" for i in range(MAX_HEADER_BYTES // 10)) + "\n")
+    with pytest.raises(UserError, match="its first line is over 1 MiB, not a header of column names") as refused:
+        load_labelled_texts(DatasetSpec(str(wide)))
+    assert len(str(refused.value)) < 300
+
+    many = tmp_path / "many.csv"
+    many.write_text(",".join(f"c{i}" for i in range(5000)) + "\n" + ",".join("1" * 5000) + "\n")
+    with pytest.raises(UserError, match=r"has no column 'text' \(it has 5000 columns: \['c0', 'c1',") as refused:
+        load_labelled_texts(DatasetSpec(str(many)))
+    assert len(str(refused.value)) < 400
+
+    long_text = "word " * (MAX_TEXT_CHARS // 2)  # 2.5x the bound
+    rows = [{"text": f"{i} {long_text}", "label": i % 2} for i in range(4)] + [{"text": "ok", "label": 0}] * 20
+    for suffix, write in ((".jsonl", lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in rows))),
+                          (".csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))):
+        path = tmp_path / f"long{suffix}"
+        write(path)
+        data = load_labelled_texts(DatasetSpec(str(path)))
+        longest = max(map(len, data.texts + data.calibration_texts))
+        assert longest == MAX_TEXT_CHARS, (suffix, longest)
