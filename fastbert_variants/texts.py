@@ -55,19 +55,25 @@ def text_bucket(text: str, buckets: int, purpose: str) -> int:
 def map_labels(raw_labels: list, id2label: dict[int, str], dataset_name: str) -> np.ndarray:
     model_names = {str(name).lower(): int(i) for i, name in id2label.items()}
     if all(_is_integer(v) for v in raw_labels):
-        ids = np.asarray([int(v) for v in raw_labels], dtype=np.int64)
-        unknown = sorted(set(ids.tolist()) - set(int(i) for i in id2label))
+        values = [int(v) for v in raw_labels]
+        unknown = sorted(set(values) - set(int(i) for i in id2label))  # checked before numpy: 2**63 overflows it
+        ids = None if unknown else np.asarray(values, dtype=np.int64)
     else:
         ids = np.asarray([model_names.get(str(v).lower(), -1) for v in raw_labels], dtype=np.int64)
         unknown = sorted({str(v) for v in raw_labels if str(v).lower() not in model_names})
     if unknown:
-        dataset_labels = sorted({str(v) for v in raw_labels})[:10]
+        dataset_labels = sorted({_clipped(v) for v in raw_labels})[:10]
         raise UserError(
             f"labels of dataset {dataset_name!r} {dataset_labels} do not match the model's labels "
-            f"{dict(sorted(id2label.items()))} (unmatched: {unknown[:5]}); use a dataset labelled like the "
-            "model, or --normalize-labels for labels such as '0_negative'"
+            f"{dict(sorted(id2label.items()))} (unmatched: {[_clipped(v) for v in unknown[:5]]}); use a dataset "
+            "labelled like the model, or --normalize-labels for labels such as '0_negative'"
         )
     return ids
+
+
+def _clipped(value, limit: int = 40) -> str:
+    text = str(value) if not isinstance(value, int) or abs(value) < 10**limit else f"{str(value)[:20]}..."
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
 
 
 def _is_integer(value) -> bool:
@@ -75,4 +81,4 @@ def _is_integer(value) -> bool:
         return False
     if isinstance(value, (int, np.integer)):
         return True
-    return isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()) is not None
+    return isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value.strip()) is not None  # longer: a name

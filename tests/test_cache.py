@@ -143,3 +143,46 @@ def test_a_cache_root_others_can_write_is_refused_with_one_line(tmp_path, how):
     with pytest.raises(UserError, match=rf"build cache {root} is .*--cache-dir DIR .*chmod go-w") as refused:
         BuildCache(root).get_or_build("v", "k", write_file)
     assert "\n" not in str(refused.value) and not (root / "builds").exists()
+
+
+@pytest.fixture
+def nearly_full_disk(tmp_path):
+    """A 64 MB tmpfs holding a built tiny model, then filled to 4 MB of free space (root only: skipped elsewhere)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mount") or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("a full disk is made with a tmpfs mount, which needs root and mount(8)")
+    try:
+        cache = mount / "cache"
+        made = subprocess.run([sys.executable, "-m", "fastbert_variants.cli", "build", "--model", "random:tinybert-4l",
+                               "--variants", "torch-fp32", "--cache-dir", str(cache)], capture_output=True, text=True)
+        assert made.returncode == 0, made.stderr[-2000:]
+        free = shutil.disk_usage(mount).free
+        with (mount / "filler").open("wb") as filler:
+            os.posix_fallocate(filler.fileno(), 0, free - (4 << 20))
+        yield cache
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.mark.parametrize("variant", ["torchscript", "ort-fp32", "openvino-fp32"])
+def test_a_full_disk_is_one_line_for_every_family_that_writes(nearly_full_disk, variant):
+    """TorchScript's C++ writer aborted on a full disk (rc 134, a 16-line C++ trace) and left its `.tmp-PID` folder:
+    each family that writes files ends in one line, exit 2, and leaves nothing behind (#37 item 14)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "fastbert_variants.cli", "build", "--model", "random:tinybert-4l",
+                           "--variants", variant, "--cache-dir", str(nearly_full_disk)], capture_output=True, text=True,
+                          timeout=600)
+    error = [line for line in done.stderr.splitlines() if line.startswith("fastbert-variants")]
+    assert done.returncode == 2 and error == [f"fastbert-variants: error: cannot write the build cache {nearly_full_disk} "
+                                               "(No space left on device): free space there, or pass --cache-dir DIR (or "
+                                               "set FASTBERT_VARIANTS_CACHE) to a writable directory"], done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and not list(nearly_full_disk.rglob("*.tmp-*")), done.stderr[-3000:]

@@ -120,7 +120,9 @@ def cmd_history_show(args) -> int:
             rows = [[variant, *(f"{dict(points)[i]:.2f}" if i in dict(points) else "-" for i in ids)]
                     for variant, points in sorted(lines.items())]
             print(tabulate(rows, headers=["variant", *(f"#{i}" for i in ids)], tablefmt="plain", disable_numparse=True))
-    if args.plot:
+    if args.plot and not series:
+        print(f"no plot: the stored runs hold no speedup to draw ({args.plot} not written)")
+    elif args.plot:
         from ..plots import history_plot
 
         # no database URL in the figure: an uploaded PNG is out of reach of a CI log's masking

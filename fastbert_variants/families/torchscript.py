@@ -6,6 +6,7 @@ pickle-based torch.load, so the cache never unpickles Python objects.
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
 
@@ -37,7 +38,9 @@ class TracedTorch(Variant):
             example = tuple(torch.from_numpy(batch[n]) for n in names)
             with torch.inference_mode():
                 frozen = torch.jit.freeze(torch.jit.trace(model, example, check_trace=False))
-            torch.jit.save(frozen, str(folder / "model.ts"))
+            buffer = io.BytesIO()  # written from Python: torch.jit.save to a path aborts in C++ on a full disk (rc 134)
+            torch.jit.save(frozen, buffer)
+            (folder / "model.ts").write_bytes(buffer.getbuffer())
             return {"traced_at": [TRACE_BATCH, TRACE_SEQ_LEN], "inputs": list(names)}
 
         key = context.cache.key(model=source.fingerprint, variant=self.definition(), traced_at=[TRACE_BATCH, TRACE_SEQ_LEN])

@@ -9,7 +9,7 @@ ones without the newer fields included. Nothing outside this module reads a resu
 from __future__ import annotations
 
 from .accuracy import TEXT_SETS, AccuracyResult, Comparison, Evaluation, Gate, Scores, accuracy_key, read_accuracy
-from .fields import MalformedResult, positive
+from .fields import MalformedResult, positive, shown
 from .server import RatePoint, ServerResult
 from .timed import LatencyResult, OfflineResult, Roofline, Speedup
 from .upgrade import FORMAT, upgrade
@@ -39,5 +39,5 @@ def read_result(data: dict):
     data = upgrade(data)
     kind = data["kind"]
     if not isinstance(kind, str) or kind not in RECORDS:
-        raise MalformedResult(f"a result of kind {kind!r}; this suite reads {', '.join(RECORDS)}")
+        raise MalformedResult(f"a result of kind {shown(kind)}; this suite reads {', '.join(RECORDS)}")
     return RECORDS[kind].from_json(data)

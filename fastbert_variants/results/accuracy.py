@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar
 
-from .fields import MalformedResult, count, finite, flag, text
+from .fields import MalformedResult, count, finite, flag, shown, text
 from .upgrade import FORMAT, upgrade_accuracy
 
 KIND = "accuracy"
@@ -35,8 +35,8 @@ def _read(cls, data, key: str, part: str = "", defaults: dict | None = None):
             continue
         try:
             found[f.name] = _CASTS[f.type](value)
-        except (TypeError, ValueError):
-            raise MalformedResult(f"the accuracy record {key} has {prefix}{f.name} = {value!r}, not a "
+        except (TypeError, ValueError, OverflowError):
+            raise MalformedResult(f"the accuracy record {key} has {prefix}{f.name} = {shown(value)}, not a "
                                   f"{_CASTS[f.type].what}") from None
     return cls(**{**(defaults or {}), **found})
 
@@ -193,7 +193,7 @@ class AccuracyResult(Evaluation):
         for name in ("fp32", "scores"):  # shares of the rows: a 5.0 would print as 5.0000 and gate as a gain
             for metric, value in _flat(parts[name]).items():
                 if value is not None and not 0 <= value <= 1:
-                    raise MalformedResult(f"the accuracy record {where} has {name}.{metric} = {value!r}, not a share "
+                    raise MalformedResult(f"the accuracy record {where} has {name}.{metric} = {shown(value)}, not a share "
                                           "from 0 to 1")
         if parts["gate"].significance is not None and parts["comparison"].mcnemar_worse_p is None:
             raise MalformedResult(f"the accuracy record {where} is gated on significance but has no "
@@ -204,7 +204,7 @@ class AccuracyResult(Evaluation):
         flat = {k: v for k, v in data.items() if k not in parts and k not in ("flipped_texts", "format")}
         record = _read(cls, flat, where, defaults={**parts, "flipped_texts": tuple(flipped)})
         if record.text_set not in TEXT_SETS:
-            raise MalformedResult(f"the accuracy record {where} has text_set {record.text_set!r}, not one of "
+            raise MalformedResult(f"the accuracy record {where} has text_set {shown(record.text_set)}, not one of "
                                   f"{', '.join(TEXT_SETS)}")
         return record
 

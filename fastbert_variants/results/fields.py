@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import fields
 from typing import Any
 
@@ -37,9 +38,12 @@ non_negative.what = "finite number of at least 0"
 
 def finite(value) -> float:
     """A score, a p-value or a drop: finite (a NaN accuracy would pass every gate); bools are not numbers here."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(value)
-    return float(value)
+    number = float(value)  # OverflowError for an integer past a float's range: as infinite
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
 
 
 def _of_type(kind: type, what: str):
@@ -82,6 +86,15 @@ def take(data: dict, name: str, kind: str, cast=None, default: Any = ..., where:
         return value
     try:
         return cast(value)
-    except (TypeError, ValueError):
-        raise MalformedResult(f"a {kind} {where}'s {name!r} is {value!r}, not a "
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
+        raise MalformedResult(f"a {kind} {where}'s {name!r} is {shown(value)}, not a "
                               f"{getattr(cast, 'what', cast.__name__)}") from None
+
+
+def shown(value, limit: int = 60) -> str:
+    """A value as an error line shows it: repr, cut to `limit` characters (an integer of 5,000 digits has no repr)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        text = f"an integer of over {sys.get_int_max_str_digits()} digits"
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar
 
-from .fields import MalformedResult, count, flag, non_negative, optional_fields, positive, take, text
+from .fields import MalformedResult, count, flag, non_negative, optional_fields, positive, shown, take, text
 from .upgrade import FORMAT, upgrade
 
 _POINT_CASTS = {"int": count, "float": non_negative, "bool": flag, "str": text}
@@ -66,7 +66,7 @@ class RatePoint:
         """Every field checked by its type (a count, a finite number of at least 0, a flag, words); those older runs
         lack take their defaults; a point that is not a JSON object is refused in one line."""
         if not isinstance(data, dict):
-            raise MalformedResult(f"a server rate point is {data!r}, not a JSON object")
+            raise MalformedResult(f"a server rate point is {shown(data)}, not a JSON object")
         return cls(**{f.name: take(data, f.name, "server", _POINT_CASTS[f.type.removesuffix(" | None")],
                                  default=... if f.default is MISSING else f.default, where="load")
                       for f in fields(cls)})
@@ -137,7 +137,7 @@ class ServerResult:
         data = upgrade({"kind": kind, **data})  # an older format's record, brought up to date first
         points = take(data, "points", kind)
         if not isinstance(points, list):
-            raise MalformedResult(f"a {kind} result's 'points' is {points!r}, not a list")
+            raise MalformedResult(f"a {kind} result's 'points' is {shown(points)}, not a list")
         return cls(
             variant=take(data, "variant", kind, str), device=take(data, "device", kind, str),
             p99_budget_ms=take(data, "p99_budget_ms", kind, positive),

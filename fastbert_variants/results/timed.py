@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
-from .fields import MalformedResult, optional_fields, positive, take, text
+from .fields import MalformedResult, optional_fields, positive, shown, take, text
 from .upgrade import FORMAT, upgrade
 
 
@@ -48,11 +48,11 @@ class Speedup:
         ratios = take(data, "speedup_block_ratios", kind)
         try:
             ci95, ratios = tuple(positive(x) for x in ci95), tuple(positive(x) for x in ratios)
-        except (TypeError, ValueError):
-            raise MalformedResult(f"a {kind} result's 'speedup_ci95' {ci95!r} or 'speedup_block_ratios' are not "
+        except (TypeError, ValueError, OverflowError):
+            raise MalformedResult(f"a {kind} result's 'speedup_ci95' {shown(ci95)} or 'speedup_block_ratios' are not "
                                   "positive finite numbers") from None
         if len(ci95) != 2:
-            raise MalformedResult(f"a {kind} result's 'speedup_ci95' is {ci95!r}, not [low, high]")
+            raise MalformedResult(f"a {kind} result's 'speedup_ci95' is {shown(ci95)}, not [low, high]")
         return cls(median, ci95, take(data, "speedup_blocks", kind, int), take(data, "speedup_calls_per_block", kind, int),
                    ratios, take(data, "interleave_pause_s", kind, float, None),
                    take(data, "interleave_order", kind, text), take(data, "interleave_settle_calls", kind, int))

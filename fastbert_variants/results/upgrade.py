@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .fields import MalformedResult
+from .fields import MalformedResult, shown
 
 FORMAT = 2  # 2: 5 December 2026, records say their format; 1: every run before
 
@@ -48,7 +48,7 @@ def upgrade(data: dict) -> dict:
 
 def _check(version, what: str) -> int:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise MalformedResult(f"{what}'s 'format' is {version!r}, not a format number")
+        raise MalformedResult(f"{what}'s 'format' is {shown(version)}, not a format number")
     if version > FORMAT:
         raise MalformedResult(f"{what} of format {version}, newer than this fastbert-variants reads ({FORMAT}); "
                               "upgrade fastbert-variants to read it")
