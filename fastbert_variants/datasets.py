@@ -38,6 +38,7 @@ class DatasetSpec:
     normalize_labels: bool = False
     max_samples: int | None = None
     drop_unlabelled: bool = False  # score only the labelled rows (the accuracy table says how many were dropped)
+    revision: str | None = None  # a hub dataset's branch, tag or commit
 
     def __post_init__(self):
         if self.max_samples is not None and self.max_samples < 1:
@@ -195,7 +196,7 @@ def _load_hub_dataset(spec: DatasetSpec) -> LabelledTexts:
             "choose another split for one of them"
         )
     try:
-        scored = datasets.load_dataset(spec.name, spec.config, split=split)
+        scored = datasets.load_dataset(spec.name, spec.config, split=split, revision=spec.revision)
     except Exception as exc:  # datasets raises many types; all mean "cannot get it"
         raise UserError(_hub_dataset_message(spec, exc)) from None
     _columns(spec, list(scored.column_names), f"dataset {spec.name!r}")
@@ -204,12 +205,14 @@ def _load_hub_dataset(spec: DatasetSpec) -> LabelledTexts:
     if getattr(feature, "names", None):  # ClassLabel: keep the names so they map by name; -1 is "no label"
         labels = [None if i is None or i < 0 else feature.names[i] for i in labels]
     try:
-        calibration = datasets.load_dataset(spec.name, spec.config, split=f"{spec.calibration_split}[:{MAX_CALIBRATION_ROWS}]")
+        calibration = datasets.load_dataset(spec.name, spec.config, split=f"{spec.calibration_split}[:{MAX_CALIBRATION_ROWS}]",
+                                            revision=spec.revision)
         calibration_texts = [str(t) for t in calibration[spec.text_column]]
     except Exception as exc:
         log.warning("no calibration split %r for %s (%s): static quantization will skip", spec.calibration_split, spec.name, exc)
         calibration_texts = []
-    return LabelledTexts(spec.name, [str(t) for t in scored[spec.text_column]], list(labels), calibration_texts)
+    name = f"{spec.name}@{spec.revision}" if spec.revision else spec.name  # the results record what was scored
+    return LabelledTexts(name, [str(t) for t in scored[spec.text_column]], list(labels), calibration_texts)
 
 
 def _hub_dataset_message(spec: DatasetSpec, exc: Exception) -> str:

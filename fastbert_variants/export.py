@@ -91,7 +91,7 @@ def export(bench, name: str, out: Path, measured: dict | None = None) -> list[Pa
                                    max_length=min(512, bench.source.max_positions))
         (staging / "classify.py").write_text(classify)
         (staging / "README.md").write_text(_readme(bench, variant, shipment, classify, measured))
-        record = {"kind": "export", "format": 1, "variant": name, "model": bench.model_spec,
+        record = {"kind": "export", "format": 1, "variant": name, "model": bench.source.recorded_as,
                   "recipe": asdict(variant.recipe), "requirements": [*shipment.requirements, *_tokenizer_requirements()],
                   "fastbert_variants": version("fastbert-variants"), "measured": measured,
                   "files": {p.name: file_sha256(p) for p in sorted(staging.iterdir())}}
@@ -121,7 +121,7 @@ def _readme(bench, variant, shipment, classify: str, measured: dict | None) -> s
                    f"`pytest --fastbert-variants torch-fp32,{variant.name}` before shipping it.")
     return f"""# {variant.name}, exported by fastbert-variants {version('fastbert-variants')}
 
-{variant.description}. Model: `{bench.model_spec}`; recipe: `{json.dumps(asdict(variant.recipe))}`.
+{variant.description}. Model: `{bench.source.recorded_as}`; recipe: `{json.dumps(asdict(variant.recipe))}`.
 
 {figures}
 

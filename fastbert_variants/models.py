@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
@@ -44,6 +44,12 @@ class ModelSource:
     trained: bool = True
     trust_remote_code: bool = False
     sealed_hashes: dict[str, str] | None = None  # file name -> sha256, from the store's manifest of this folder
+    commit: str | None = None  # a hub model's: the snapshot's commit, recorded with its id (`org/name@commit`)
+
+    @property
+    def recorded_as(self) -> str:
+        """What the results name this model by: a hub model with the commit that was measured."""
+        return f"{self.spec}@{self.commit}" if self.commit else self.spec
 
     @cached_property
     def config(self):
@@ -150,13 +156,16 @@ def count_parameters(folder: Path) -> int:
     return total
 
 
-def resolve_model(spec: str, cache: BuildCache | Path | str, trust_remote_code: bool = False) -> ModelSource:
+def resolve_model(spec: str, cache: BuildCache | Path | str, trust_remote_code: bool = False,
+                  revision: str | None = None) -> ModelSource:
     """Turn what the user typed into a ModelSource, or raise a one-line UserError.
 
     Folders the suite makes (the default, random presets) are entries of the verified build cache;
     a user's folder or a hub snapshot is checked file by file before anything loads it.
     """
     cache = cache if isinstance(cache, BuildCache) else BuildCache(cache)
+    if revision is not None and (spec == "default" or spec.startswith(RANDOM_PREFIX) or Path(spec).expanduser().is_dir()):
+        raise UserError(f"--revision {revision} pins a hub model's version; {spec} is not a hub id (drop --revision)")
     if spec == "default":
         from .default_model import materialize
 
@@ -169,7 +178,8 @@ def resolve_model(spec: str, cache: BuildCache | Path | str, trust_remote_code: 
     if spec.startswith(("/", ".", "~")) or not HUB_ID.match(spec):  # a hub id may hold dots: bge-small-en-v1.5
         raise UserError(f"model folder {spec} does not exist; give a folder holding config.json and weights, "
                         f"a hub id, `default`, or random:<preset> ({', '.join(preset_names())})")
-    return _local_source(spec, _download(spec), trust_remote_code)
+    snapshot = _download(spec, revision)
+    return replace(_local_source(spec, snapshot, trust_remote_code), commit=snapshot.name)  # snapshots/<commit>
 
 
 def _store_source(spec: str, folder: Path, manifest: dict, trained: bool = True) -> ModelSource:
@@ -214,7 +224,7 @@ def damaged_hub_files(snapshot: Path) -> list[str]:
     return damaged
 
 
-def _download(repo_id: str) -> Path:
+def _download(repo_id: str, revision: str | None = None) -> Path:
     import huggingface_hub
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -224,12 +234,13 @@ def _download(repo_id: str) -> Path:
     )
 
     try:
-        snapshot = Path(huggingface_hub.snapshot_download(repo_id, allow_patterns=HUB_FILES))
+        snapshot = Path(huggingface_hub.snapshot_download(repo_id, revision=revision, allow_patterns=HUB_FILES))
         damaged = damaged_hub_files(snapshot)
         if damaged:
             log.warning("hub snapshot of %s has damaged files (%s): downloading them again", repo_id,
                         ", ".join(damaged))
-            snapshot = Path(huggingface_hub.snapshot_download(repo_id, allow_patterns=HUB_FILES, force_download=True))
+            snapshot = Path(huggingface_hub.snapshot_download(repo_id, revision=revision, allow_patterns=HUB_FILES,
+                                                              force_download=True))
         return snapshot
     except GatedRepoError:
         raise UserError(f"hub model {repo_id!r} is gated: accept its terms on the hub and log in "

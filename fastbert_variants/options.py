@@ -19,6 +19,8 @@ from .errors import UserError
 MODEL_OPTIONS = [
     (("--model", "--model-id"), dict(dest="model", default="default", metavar="SPEC",
      help="`default` (embedded offline MiniLM sentiment model), a local model folder, a hub id, or random:<preset>")),
+    (("--revision",), dict(default=None, metavar="REV",
+     help="a hub model's branch, tag or commit: pins it for a reproducible gate (the results record the commit)")),
     (("--trust-remote-code",), dict(action="store_true", default=False,
      help="let transformers run code shipped with a hub model (off by default)")),
     # pytest keeps its own cache in the ini option cache_dir (.pytest_cache); this option is ours alone.
@@ -32,6 +34,8 @@ DATASET_OPTIONS = [
      help="`default` (held-out tweets), a hub dataset name, or a local .csv/.tsv/.jsonl/.parquet file")),
     (("--dataset-config",), dict(default=None, help="hub dataset config, e.g. sst2")),
     (("--dataset-split",), dict(default=None, help="split to score (hub datasets; default test)")),
+    (("--dataset-revision",), dict(default=None, metavar="REV",
+     help="a hub dataset's branch, tag or commit (recorded with the dataset's name)")),
     (("--calibration-split",), dict(default="train", help="split whose texts calibrate static int8 (hub datasets)")),
     (("--text-column", "--dataset-input-column"), dict(dest="text_column", default="text", help="column with the text")),
     (("--label-column",), dict(default="label", help="column with the label")),
@@ -114,7 +118,7 @@ def dataset_spec(values) -> DatasetSpec:
         name=values.dataset, config=values.dataset_config, split=values.dataset_split,
         calibration_split=values.calibration_split, text_column=values.text_column,
         label_column=values.label_column, normalize_labels=values.normalize_labels, max_samples=values.max_samples,
-        drop_unlabelled=values.drop_unlabelled,
+        drop_unlabelled=values.drop_unlabelled, revision=values.dataset_revision,
     )
 
 

@@ -62,7 +62,7 @@ def map_labels(raw_labels: list, id2label: dict[int, str], dataset_name: str) ->
         ids = np.asarray([model_names.get(str(v).lower(), -1) for v in raw_labels], dtype=np.int64)
         unknown = sorted({str(v) for v in raw_labels if str(v).lower() not in model_names})
     if unknown:
-        dataset_labels = sorted({_clipped(v) for v in raw_labels})[:10]
+        dataset_labels = sorted({str(_clipped(v)) for v in raw_labels})[:10]
         raise UserError(
             f"labels of dataset {dataset_name!r} {dataset_labels} do not match the model's labels "
             f"{dict(sorted(id2label.items()))} (unmatched: {[_clipped(v) for v in unknown[:5]]}); use a dataset "
@@ -71,8 +71,11 @@ def map_labels(raw_labels: list, id2label: dict[int, str], dataset_name: str) ->
     return ids
 
 
-def _clipped(value, limit: int = 40) -> str:
-    text = str(value) if not isinstance(value, int) or abs(value) < 10**limit else f"{str(value)[:20]}..."
+def _clipped(value, limit: int = 40):
+    """A label as an error line shows it: itself when short, else its start (a label of 5,000 digits has no str)."""
+    if isinstance(value, int) and abs(value) < 10**limit:
+        return value
+    text = str(value) if not isinstance(value, int) else f"{str(value % 10**20)}..."
     return text if len(text) <= limit else f"{text[:limit - 3]}..."
 
 

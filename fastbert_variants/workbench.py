@@ -41,8 +41,9 @@ def configure_threads(threads: int) -> None:
 class Workbench:
     def __init__(self, model_spec: str = "default", dataset_spec: DatasetSpec | None = None,
                  cache_dir: Path | str = "~/.cache/fastbert-variants", threads: int = 1,
-                 trust_remote_code: bool = False, hash_contents: bool = True):
+                 trust_remote_code: bool = False, hash_contents: bool = True, revision: str | None = None):
         self.model_spec = model_spec
+        self.revision = revision
         self.dataset_spec = dataset_spec or DatasetSpec()
         self.cache = BuildCache(cache_dir, hash_contents=hash_contents)
         self.threads = threads
@@ -52,7 +53,7 @@ class Workbench:
 
     @cached_property
     def source(self) -> ModelSource:
-        return resolve_model(self.model_spec, self.cache, self.trust_remote_code)
+        return resolve_model(self.model_spec, self.cache, self.trust_remote_code, self.revision)
 
     @cached_property
     def dataset(self) -> LabelledTexts:

@@ -173,3 +173,17 @@ def test_a_huge_header_or_text_is_bounded_in_what_is_read_and_echoed(tmp_path):
         data = load_labelled_texts(DatasetSpec(str(path)))
         longest = max(map(len, data.texts + data.calibration_texts))
         assert longest == MAX_TEXT_CHARS, (suffix, longest)
+
+
+def test_dataset_revision_reaches_the_hub_and_names_what_was_scored(monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    asked = []
+    rows = datasets.Dataset.from_dict({"sentence": ["good", "bad"] * 10, "label": [1, 0] * 10})
+
+    def load_dataset(name, config, split, revision=None):
+        asked.append((split, revision))
+        return rows
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    data = load_labelled_texts(DatasetSpec(name="org/reviews", split="test", text_column="sentence", revision="v2"))
+    assert data.name == "org/reviews@v2" and asked == [("test", "v2"), ("train[:256]", "v2")]

@@ -66,3 +66,31 @@ def test_hub_id_offline_says_how_to_use_a_folder(monkeypatch, unit_cache_dir):
 def test_local_folder_is_the_same_path_as_a_downloaded_hub_model(default_bench, unit_cache_dir):
     source = resolve_model(str(default_bench.source.folder), unit_cache_dir)
     assert source.trained and source.fingerprint == default_bench.source.fingerprint
+
+
+def test_revision_pins_a_hub_model_and_the_results_record_its_commit(monkeypatch, default_bench, tmp_path):
+    """--revision (a branch, tag or commit) for a reproducible gate: two commits of one hub model in an offline hub
+    cache, each resolved by its ref or its commit, recorded as id@commit; a revision for a non-hub model is one line."""
+    import shutil
+
+    import huggingface_hub.constants
+
+    hub = tmp_path / "hub"
+    repo = hub / "models--someone--classifier"
+    commits = {"main": "a" * 40, "v1": "b" * 40}
+    for ref, commit in commits.items():
+        shutil.copytree(default_bench.source.folder, repo / "snapshots" / commit)
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / ref).write_text(commit)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+
+    assert resolve_model("someone/classifier", default_bench.cache).recorded_as == f"someone/classifier@{'a' * 40}"
+    pinned = resolve_model("someone/classifier", default_bench.cache, revision="v1")
+    assert pinned.recorded_as == f"someone/classifier@{'b' * 40}" and pinned.folder.name == "b" * 40
+    assert resolve_model("someone/classifier", default_bench.cache, revision="b" * 40).commit == "b" * 40
+    with pytest.raises(UserError, match="--revision v1 pins a hub model's version; default is not a hub id"):
+        resolve_model("default", default_bench.cache, revision="v1")
+    with pytest.raises(UserError, match="cannot download 'someone/classifier'"):
+        resolve_model("someone/classifier", default_bench.cache, revision="v9")

@@ -20,7 +20,7 @@ def _workbench(args, hash_contents: bool = True):
     from ..workbench import Workbench
 
     return Workbench(args.model, options.dataset_spec(args), options.cache_dir(args), options.threads(args),
-                     args.trust_remote_code, hash_contents=hash_contents)
+                     args.trust_remote_code, hash_contents=hash_contents, revision=args.revision)
 
 
 def cmd_info(args) -> int:
@@ -217,9 +217,11 @@ def cmd_export(args) -> int:
     if args.where and not args.recommended:
         raise UserError("--where names a pick of --recommended's file; give --recommended RECOMMENDATION.json too")
     measured = pick_of(args.recommended, args.where) if args.recommended else None
-    if measured and measured["model"] != args.model:
-        raise UserError(f"{args.recommended} was measured on --model {measured['model']}, not {args.model}; "
-                        f"give --model {measured['model']}")
+    model, _, commit = (measured["model"] if measured else args.model).partition("@")  # a hub model: id@commit
+    if model != args.model:
+        raise UserError(f"{args.recommended} was measured on --model {model}, not {args.model}; give --model {model}")
+    if commit and args.revision is None:
+        args.revision = commit  # the weights that were measured
     name = measured["variant"] if measured else args.variant
     if measured and name == "torch-fp32":
         raise UserError(f"{args.recommended} recommends torch-fp32 at {measured['where']}: ship the model itself "

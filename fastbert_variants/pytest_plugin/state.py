@@ -84,7 +84,7 @@ class RunState:
         progress.quiet_libraries()
         opt = self.opt
         bench = Workbench(opt.model, options.dataset_spec(opt), options.cache_dir(opt), options.threads(opt),
-                          opt.trust_remote_code)
+                          opt.trust_remote_code, revision=opt.revision)
         _ = bench.source.config, bench.dataset  # resolve now: a bad --model or --dataset raises UserError
         too_long = [n for n in self.selection.seq_lens if n > bench.source.max_positions]
         if opt.seq_lens and too_long:  # asked for by name: skipping them would pass having measured nothing

@@ -84,7 +84,7 @@ class Cells(Scenario):
         fp32_median = [r.median_ms for r in session.run.of_kind("latency") if (r.where, r.variant) == (case.cell, BASELINE)]
         record = LatencyResult(
             variant=case.variant, device=case.device, batch_size=case.batch_size, seq_len=case.seq_len,
-            median_ms=median * 1e3, speedup=speedup, threads=bench.threads, model=bench.model_spec, rounds=rounds,
+            median_ms=median * 1e3, speedup=speedup, threads=bench.threads, model=bench.source.recorded_as, rounds=rounds,
             warmup_rounds=plan.warmup_rounds, size_mb=runner.size_bytes / 1e6, peak_mem_mb=peak_mem_mb,
             build_s=runner.build_seconds, compile_s=runner.compile_seconds.get((case.batch_size, case.seq_len)),
             # FP32's median from its own timing in this cell over this one: the check on the interleaved figure.

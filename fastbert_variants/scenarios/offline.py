@@ -102,7 +102,7 @@ class Offline(Scenario):
                 texts=traffic.texts, texts_per_s=shared.passes * traffic.texts / sum(seconds), speedup=speedup,
                 fp32_texts_per_s=shared.passes * traffic.texts / sum(fp32_seconds), first_pass_s=first_pass_s,
                 steady_passes=shared.passes, padding_waste=traffic.padding_waste, median_tokens=traffic.median_tokens,
-                threads=session.workbench.threads, model=session.workbench.model_spec))
+                threads=session.workbench.threads, model=session.workbench.source.recorded_as))
 
         return session.once(("offline record", case.id), make)
 

@@ -120,7 +120,7 @@ class Server(Scenario):
             variant=variant, device=case.device, p99_budget_ms=budget, capacity_per_s=capacity,
             max_batch_size=max_batch, max_wait_ms=max_wait, points=tuple(points), settings_tried=len(searches),
             loads_run=sum(len(s[3]) for s in searches), search_step=plan.server_step, pinning=pinning,
-            threads=bench.threads, model=bench.model_spec, seconds_per_load=plan.server_seconds_per_load,
+            threads=bench.threads, model=bench.source.recorded_as, seconds_per_load=plan.server_seconds_per_load,
             load_generator=f"MLPerf LoadGen {_version('mlcommons-loadgen')}", loadgen_summary=summary))
         # every request sent was answered or counted as an error
         return Measured(record, f"requests neither answered nor counted as errors: {lost}" if lost else None)

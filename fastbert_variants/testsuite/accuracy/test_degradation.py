@@ -47,7 +47,7 @@ def _gate(scorer, run_state, accuracy_case, text_set: str) -> None:
     gate = run_state.gates.for_variant(name)
     if text_set == "long-texts":
         gate = replace(gate, significance=LONG_TEXT_SIGNIFICANCE)
-    record = gate.judge(evaluation, advisory_gate=variant.advisory_gate, model=run_state.workbench.model_spec,
+    record = gate.judge(evaluation, advisory_gate=variant.advisory_gate, model=run_state.workbench.source.recorded_as,
                         text_set=text_set)
     run_state.run.add_accuracy(record)
     if not record.passed and variant.advisory_gate:
