@@ -26,7 +26,7 @@ CLASSIFY = '''\
 import os
 import sys
 
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # transformers without torch: the tokenizer is all it is here
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # quiet: classify.py prints only its labels
 import numpy  # noqa: E402
 import {runtime}  # noqa: E402
 from transformers import AutoConfig, AutoTokenizer  # noqa: E402
@@ -78,8 +78,7 @@ def export(bench, name: str, out: Path, measured: dict | None = None) -> list[Pa
         raise UserError(f"{name} cannot be built on this machine ({reason}); export it where it runs")
     shipment = variant.shipment(bench.context("cpu"))
     if shipment is None:
-        raise UserError(f"{name}: export writes the ONNX Runtime and OpenVINO variants (a folder their own runtime "
-                        f"loads); {name} ({variant.library}) runs only through this package's runner for now")
+        raise UserError(f"{name} ({variant.library}) has no export yet: its family says nothing about what ships")
     staging = out.parent / f".{out.name}.export-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -111,6 +110,7 @@ def _tokenizer_requirements() -> list[str]:
 
 def _readme(bench, variant, shipment, classify: str, measured: dict | None) -> str:
     pins = " ".join([*shipment.requirements, *_tokenizer_requirements()])
+    runtime = shipment.requirements[0].split("==")[0]
     if measured:
         figures = (f"Chosen by fastbert-variants at {measured['where']} on {measured['machine']}: "
                    f"{measured['figure']} against torch-fp32; accuracy drop "
@@ -125,7 +125,7 @@ def _readme(bench, variant, shipment, classify: str, measured: dict | None) -> s
 
 {figures}
 
-## Run it (no fastbert-variants, no torch)
+## Run it ({"no fastbert-variants" if runtime == "torch" else "no fastbert-variants, no torch"})
 
     pip install {pins}
     python classify.py "{EXAMPLE_TEXT}"

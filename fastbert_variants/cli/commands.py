@@ -223,9 +223,6 @@ def cmd_export(args) -> int:
     if commit and args.revision is None:
         args.revision = commit  # the weights that were measured
     name = measured["variant"] if measured else args.variant
-    if measured and name == "torch-fp32":
-        raise UserError(f"{args.recommended} recommends torch-fp32 at {measured['where']}: ship the model itself "
-                        "(fastbert-variants export-model --dtype fp32)")
     bench = _workbench(args)
     written = export(bench, name, Path(args.out), measured)
     size = sum(p.stat().st_size for p in written)

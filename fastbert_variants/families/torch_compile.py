@@ -9,6 +9,7 @@ from ..recipes import Recipe, torch_dtype
 from ..variants import register
 from ..variants.base import Variant
 from ..variants.torch_common import compile_module, compiled_runner
+from ..variants.torch_shipping import weights_shipment
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,11 @@ class CompiledTorch(Variant):
     """torch.compile of the eager model in the recipe's precision; `mode` as torch names it."""
 
     mode: str = "default"
+
+    def shipment(self, context):
+        """The model folder and torch.compile as the run compiled it on CPU."""
+        return weights_shipment(context, dtype=str(torch_dtype(self.recipe.precision)).removeprefix("torch."),
+                                compiled=True)
 
     def build(self, context):
 

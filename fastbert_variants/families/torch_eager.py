@@ -10,6 +10,7 @@ from ..recipes import Recipe, torch_dtype
 from ..variants import register
 from ..variants.base import Variant
 from ..variants.torch_common import torch_runner
+from ..variants.torch_shipping import weights_shipment
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class EagerTorch(Variant):
             if not torch.cuda.is_bf16_supported():
                 return "this GPU has no bf16 support"
         return None
+
+    def shipment(self, context):
+        """The model folder, loaded in the recipe's precision."""
+        return weights_shipment(context, dtype=str(torch_dtype(self.recipe.precision)).removeprefix("torch."))
 
     def build(self, context):
 

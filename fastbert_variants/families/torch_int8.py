@@ -16,10 +16,20 @@ from ..recipes import Recipe
 from ..variants import register
 from ..variants.base import Variant, VariantUnavailable
 from ..variants.torch_common import float_linears, torch_runner
+from ..variants.torch_shipping import kept_float_lines, weights_shipment
 
 
 @dataclass(frozen=True)
 class DynamicInt8Torch(Variant):
+    def shipment(self, context):
+        """The FP32 model folder and the quantize_dynamic lines (made at load in under a second, as here)."""
+        make = f"""{kept_float_lines(float_linears(context.source.load_model(), self.recipe))}
+from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+spec = {{name: per_channel_dynamic_qconfig for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and name not in kept_in_float}}
+model = quantize_dynamic(model, spec, dtype=torch.qint8)"""
+        return weights_shipment(context, make)
+
     def build(self, context):
         import torch
 

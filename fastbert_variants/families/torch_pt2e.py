@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 from ..recipes import Recipe
 from ..variants import register
-from ..variants.base import Variant, VariantUnavailable
+from ..variants.base import Shipment, Variant, VariantUnavailable
 from ..variants.torch_common import compile_module, compiled_runner, float_linears
+from ..variants.torch_shipping import model_files, requirement
 
 EXPORT_BATCH, EXPORT_SEQ_LEN = 2, 16  # above 1 in both, so neither dimension is specialized to a constant
 X86_QUANTIZER = "torchao.quantization.pt2e.quantizer.x86_inductor_quantizer"  # registers torchao's x86 lowerings
+PROGRAM = "model.pt2"  # what export ships: the converted program, saved by torch.export
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,51 @@ class Pt2eStaticInt8(Variant):
         return None
 
     def build(self, context):
+        started = time.perf_counter()
+        model, converted, calibrated, kept = self._converted(context)
+        return compiled_runner(self.name, context, model, compile_module(converted, context), started,
+                               quantizer="X86InductorQuantizer (default: static, per-channel weights)",
+                               calibration_samples=calibrated, kept_float=kept, freezing=True,
+                               shapes="exported with dynamic batch and sequence dimensions")
+
+    def shipment(self, context):
+        """The converted program, saved by torch.export (its graph and weights; calibration is done), with the config
+        and tokenizer, and the lines that compile it as here: torchao's x86 pass and lowerings, freezing."""
+        def save(folder):
+            import torch
+
+            _, converted, calibrated, _ = self._converted(context)
+            example, shapes = self._example(context)
+            torch.export.save(torch.export.export(converted, (), example, dynamic_shapes=shapes), folder / PROGRAM)
+            return {"calibration_samples": calibrated}
+
+        key = context.cache.key(model=context.source.fingerprint, variant=self.definition(), program=PROGRAM)
+        folder, _ = context.cache.get_or_build(f"{self.name}-program", key, save)
+        files = {name: path for name, path in model_files(context).items() if not name.endswith(".safetensors")}
+        names = list(context.source.input_names)
+        return Shipment({**files, PROGRAM: folder / PROGRAM}, (requirement("torch"), requirement("torchao")), f"""\
+import torch._inductor.config as inductor_config
+from torchao.quantization.pt2e.inductor_passes.x86 import quant_lift_up
+from {X86_QUANTIZER} import X86InductorQuantizer  # noqa: F401  (registers the int8 lowerings)
+from transformers.modeling_outputs import SequenceClassifierOutput  # noqa: F401  (the type the program returns)
+inductor_config.pre_grad_custom_pass, inductor_config.freezing = quant_lift_up, True
+model = torch.compile(torch.export.load(f"{{folder}}/{PROGRAM}").module(), dynamic=True)  # compiles at the first call
+with torch.inference_mode():
+    logits = model(**{{name: torch.from_numpy(batch[name]) for name in {names!r}}}).logits.float().numpy()""")
+
+    @staticmethod
+    def _example(context):
         import torch
         from torch.export import Dim
+
+        names = context.source.input_names
+        example = {n: torch.ones(EXPORT_BATCH, EXPORT_SEQ_LEN, dtype=torch.int64) for n in names}
+        batch, seq = Dim("batch", min=1, max=4096), Dim("seq_len", min=2, max=context.source.max_positions)
+        return example, {n: {0: batch, 1: seq} for n in names}
+
+    def _converted(self, context):
+        """(the FP32 model, the calibrated and converted int8 program, calibration texts used, layers kept float)."""
+        import torch
 
         try:
             from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
@@ -49,13 +94,11 @@ class Pt2eStaticInt8(Variant):
         # inductor fuses them into the attention block's int8 kernels. Set here, it reaches this family's compiles
         # only (compile_state); the lowerings the same import registers are the whole run's (lowering_modules).
         inductor_config.pre_grad_custom_pass = quant_lift_up
-        started = time.perf_counter()
         model = context.source.load_model()
         calibration = context.calibration_batches(self.name, self.calibration_samples)
         names = context.source.input_names
-        example = {n: torch.ones(EXPORT_BATCH, EXPORT_SEQ_LEN, dtype=torch.int64) for n in names}
-        batch, seq = Dim("batch", min=1, max=4096), Dim("seq_len", min=2, max=context.source.max_positions)
-        exported = torch.export.export(model, (), example, dynamic_shapes={n: {0: batch, 1: seq} for n in names}).module()
+        example, shapes = self._example(context)
+        exported = torch.export.export(model, (), example, dynamic_shapes=shapes).module()
 
         quantizer = x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config())
         kept = float_linears(model, self.recipe)
@@ -65,11 +108,7 @@ class Pt2eStaticInt8(Variant):
         with torch.no_grad():
             for tokens in calibration:
                 prepared(**{n: torch.from_numpy(tokens[n]) for n in names})
-        converted = convert_pt2e(prepared)
-        return compiled_runner(self.name, context, model, compile_module(converted, context), started,
-                               quantizer="X86InductorQuantizer (default: static, per-channel weights)",
-                               calibration_samples=len(calibration), kept_float=kept, freezing=True,
-                               shapes="exported with dynamic batch and sequence dimensions")
+        return model, convert_pt2e(prepared), len(calibration), kept
 
 
 register(Pt2eStaticInt8("torch-pt2e-int8-static", ("cpu",), "torchao.quantization.pt2e",

@@ -21,6 +21,7 @@ from ..recipes import Recipe
 from ..variants import register
 from ..variants.base import Variant
 from ..variants.torch_common import compile_module, compiled_runner, float_linears, torch_runner
+from ..variants.torch_shipping import kept_float_lines, weights_shipment
 
 FLOAT8_CAPABILITY = (8, 9)
 
@@ -48,6 +49,15 @@ class TorchaoQuantized(Variant):
         if self.per_row:
             options["granularity"] = tq.PerRow()
         return getattr(tq, self.config_name)(**options)
+
+    def shipment(self, context):
+        """The FP32 model folder, torchao's quantize_ with the recipe's filter, and torch.compile where it compiles."""
+        options = "granularity=tq.PerRow()" if self.per_row else ""
+        make = f"""{kept_float_lines(float_linears(context.source.load_model(), self.recipe))}
+import torchao.quantization as tq
+tq.quantize_(model, tq.{self.config_name}({options}), filter_fn=lambda module, name: isinstance(module, torch.nn.Linear)
+             and name not in kept_in_float and module.in_features % 8 == 0 and module.out_features % 8 == 0)"""
+        return weights_shipment(context, make, compiled=self.compiled, packages=("torchao",))
 
     def build(self, context):
         import torch

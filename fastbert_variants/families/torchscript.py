@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from ..inputs import exact_length_batch
 from ..variants import register
-from ..variants.base import Variant
+from ..variants.base import Shipment, Variant
 from ..variants.torch_common import TorchRunner
+from ..variants.torch_shipping import model_files, requirement
 
 TRACE_SEQ_LEN = 32
 TRACE_BATCH = 2
@@ -45,6 +46,16 @@ class TracedTorch(Variant):
 
         key = context.cache.key(model=source.fingerprint, variant=self.definition(), traced_at=[TRACE_BATCH, TRACE_SEQ_LEN])
         return context.cache.get_or_build(self.name, key, trace)
+
+    def shipment(self, context):
+        """The TorchScript archive (weights in it), with the config and tokenizer; torch.jit.load runs it."""
+        folder, manifest = self.artifact(context)
+        files = {name: path for name, path in model_files(context).items() if not name.endswith(".safetensors")}
+        names = list(manifest["info"]["inputs"])
+        return Shipment({**files, "model.ts": folder / "model.ts"}, (requirement("torch"),), f"""\
+module = torch.jit.load(f"{{folder}}/model.ts", map_location="cpu")
+with torch.inference_mode():
+    logits = module(*(torch.from_numpy(batch[name]) for name in {names!r}))[0].float().numpy()""")
 
     def build(self, context):
         import torch

@@ -19,6 +19,7 @@ from ..recipes import Recipe, torch_dtype
 from ..variants import register
 from ..variants.base import Variant, VariantUnavailable
 from ..variants.torch_common import compile_module, compiled_runner
+from ..variants.torch_shipping import weights_shipment
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class Zentorch(Variant):
         if self.recipe.precision == "bf16" and not cpu_has_native_bf16():
             return f"{NO_NATIVE_BF16}; bf16 would be emulated and slow"
         return None
+
+    def shipment(self, context):
+        """The model folder, compiled by zentorch's backend as the run compiled it."""
+        return weights_shipment(context, "import zentorch  # registers the zentorch backend with torch.compile",
+                                dtype=str(torch_dtype(self.recipe.precision)).removeprefix("torch."), compiled=True,
+                                backend="zentorch", packages=("zentorch",))
 
     def build(self, context):
         started = time.perf_counter()

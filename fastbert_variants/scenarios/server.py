@@ -23,7 +23,7 @@ from typing import ClassVar
 
 from .. import loadgen, options, progress, tables
 from ..results import ServerResult
-from ..variants import BASELINE
+from ..variants import BASELINE, pairs
 from .base import Measured, NotMeasured, Scenario
 from .common import Recommendation, accuracy_words, eligibility
 
@@ -32,28 +32,26 @@ IDLE_ROUNDS = 20  # one-text requests at idle after the search: pytest-benchmark
 
 @dataclass(frozen=True)
 class ServerCase:
-    """The server scenario's n-th variant: 0 is torch-fp32, then the best gated variants of the offline scenario."""
+    """One variant served on one device. Which are served is known only once the offline scenario has measured: its
+    best gated variants (the profile's shortlist) and torch-fp32 where the profile serves it; the others skip saying
+    so. A case per variant, so the test's id and its pytest-benchmark figure name what was served."""
 
     SCENARIO: ClassVar[str] = "server"
 
     device: str
-    rank: int
-
-    @property
-    def variant(self) -> str | None:  # known only once the offline scenario has measured, but for FP32
-        return BASELINE if self.rank == 0 else None
+    variant: str
 
     @property
     def id(self) -> str:
-        return f"{self.device}-{BASELINE}" if self.rank == 0 else f"{self.device}-offline-best-{self.rank}"
+        return f"{self.device}-{self.variant}"
 
 
 class Server(Scenario):
     name, record, case_fixture, order = "server", ServerResult, "server_case", 20
 
     def cases(self, selection, devices):
-        first = 0 if selection.profile.server_baseline else 1
-        return [ServerCase(device, rank) for device in devices for rank in range(first, selection.profile.server_shortlist + 1)]
+        return [ServerCase(device, variant) for device, variant in pairs(selection.variants, tuple(devices))
+                if variant != BASELINE or selection.profile.server_baseline]
 
     def measure(self, session, case, timer):
         from .offline import SCENARIO as OFFLINE
@@ -63,12 +61,12 @@ class Server(Scenario):
                               "mlcommons-loadgen (wheels for x86-64 Linux, macOS and Windows)")
         plan, budget, bench = session.profile, session.opt.p99_budget_ms, session.workbench
         variant = case.variant
-        if variant is None:
-            found = OFFLINE.shortlist(session, case.device)
-            if len(found) < case.rank:
-                raise NotMeasured(f"the offline scenario found {len(found)} gated variant(s) faster than {BASELINE} "
-                                  f"beyond noise on {case.device}: no #{case.rank} to serve")
-            variant = found[case.rank - 1]
+        if variant != BASELINE:
+            served = OFFLINE.shortlist(session, case.device)[:plan.server_shortlist]
+            if variant not in served:
+                raise NotMeasured(f"not served: the server scenario serves the {plan.server_shortlist} best gated "
+                                  f"variant(s) of the offline scenario on {case.device} (faster than {BASELINE} "
+                                  f"beyond noise): {', '.join(served) or 'none this run'}")
         bench.runner(variant, case.device)  # built (and cached) here, so a server process only loads it
         server_cores, load_cores, pinning = loadgen.placement(bench.threads)
         argv = options.as_cli_args(session.opt, options.MODEL_OPTIONS + options.DATASET_OPTIONS)
