@@ -110,6 +110,7 @@ class OpenVino(Variant):
         files.update({"openvino_model.xml": folder / "model.xml", "openvino_model.bin": folder / "model.bin"})
         hint = PRECISION_HINT[self.recipe.precision]
         return Shipment(files, (f"openvino=={version('openvino')}",), f"""\
+# the precision measured; optimum-intel: OVModelForSequenceClassification.from_pretrained(folder, ov_config=<this dict>)
 model = openvino.Core().compile_model(f"{{folder}}/openvino_model.xml", "CPU", {{"INFERENCE_PRECISION_HINT": "{hint}"}})
 logits = model({{i.get_any_name(): batch[i.get_any_name()] for i in model.inputs}})[0]""")
 
