@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, shown
 from .texts import MAX_TEXT_CHARS, LabelledTexts, map_labels, text_bucket
 from .tweets import LONG_TEXT_TOKENS, load_tweets, long_tweets
 
@@ -112,17 +112,12 @@ SHOWN_COLUMNS = 12
 def _columns(spec: DatasetSpec, available: list[str], source: str) -> None:
     for option, column in (("--text-column", spec.text_column), ("--label-column", spec.label_column)):
         if column not in available:
-            raise UserError(f"{source} has no column {_short(column)} (it has {_listed(available)}); set {option}")
-
-
-def _short(name, limit: int = 40) -> str:
-    text = repr(name)
-    return text if len(text) <= limit else f"{text[:limit - 5]}...{text[-2:]}"
+            raise UserError(f"{source} has no column {shown(column, 40)} (it has {_listed(available)}); set {option}")
 
 
 def _listed(names: list[str]) -> str:
-    shown = ", ".join(_short(n) for n in names[:SHOWN_COLUMNS])
-    return f"[{shown}]" if len(names) <= SHOWN_COLUMNS else f"{len(names)} columns: [{shown}, ...]"
+    first = ", ".join(shown(n, 40) for n in names[:SHOWN_COLUMNS])
+    return f"[{first}]" if len(names) <= SHOWN_COLUMNS else f"{len(names)} columns: [{first}, ...]"
 
 
 def _csv_header(path: Path, sep: str) -> list[str]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, shown
 
 # A text is clipped to this many characters when loaded: a model reads at most 512 tokens, which no tokenizer makes
 # from under ~2,000 characters of text that has spaces, so this changes no token it reads; a 200 MB text would
@@ -62,21 +62,14 @@ def map_labels(raw_labels: list, id2label: dict[int, str], dataset_name: str) ->
         ids = np.asarray([model_names.get(str(v).lower(), -1) for v in raw_labels], dtype=np.int64)
         unknown = sorted({str(v) for v in raw_labels if str(v).lower() not in model_names})
     if unknown:
-        dataset_labels = sorted({str(_clipped(v)) for v in raw_labels})[:10]
+        dataset_labels = _listed(sorted({v if isinstance(v, str) else shown(v) for v in raw_labels})[:10])
         raise UserError(
             f"labels of dataset {dataset_name!r} {dataset_labels} do not match the model's labels "
-            f"{dict(sorted(id2label.items()))} (unmatched: {[_clipped(v) for v in unknown[:5]]}); use a dataset "
+            f"{dict(sorted(id2label.items()))} (unmatched: {_listed(unknown[:5])}); use a dataset "
             "labelled like the model, or --normalize-labels for labels such as '0_negative'"
         )
     return ids
 
-
-def _clipped(value, limit: int = 40):
-    """A label as an error line shows it: itself when short, else its start (a label of 5,000 digits has no str)."""
-    if isinstance(value, int) and abs(value) < 10**limit:
-        return value
-    text = str(value) if not isinstance(value, int) else f"{str(value % 10**20)}..."
-    return text if len(text) <= limit else f"{text[:limit - 3]}..."
 
 
 def _is_integer(value) -> bool:
@@ -85,3 +78,7 @@ def _is_integer(value) -> bool:
     if isinstance(value, (int, np.integer)):
         return True
     return isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value.strip()) is not None  # longer: a name
+
+
+def _listed(values: list) -> str:
+    return f"[{', '.join(shown(v, 40) for v in values)}]"

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import fields
 from typing import Any
 
-from ..errors import UserError
+from ..errors import UserError, shown  # noqa: F401  (shown: the readers import it from here)
 
 
 class MalformedResult(UserError):
@@ -90,11 +89,3 @@ def take(data: dict, name: str, kind: str, cast=None, default: Any = ..., where:
         raise MalformedResult(f"a {kind} {where}'s {name!r} is {shown(value)}, not a "
                               f"{getattr(cast, 'what', cast.__name__)}") from None
 
-
-def shown(value, limit: int = 60) -> str:
-    """A value as an error line shows it: repr, cut to `limit` characters (an integer of 5,000 digits has no repr)."""
-    try:
-        text = repr(value)
-    except ValueError:
-        text = f"an integer of over {sys.get_int_max_str_digits()} digits"
-    return text if len(text) <= limit else f"{text[:limit - 3]}..."
