@@ -4,7 +4,8 @@
         --fastbert-profile quick --fastbert-devices cpu \
         --fastbert-variants torch-fp32,torchao-int8-dynamic-eager,torch-dynamic-int8
 
-FBV_PATH: `direct` (Offline._shared), `padded` (direct after four small allocations), `record` (Offline.record_of, as the scenario's test does) or `measure`
+FBV_PATH: `direct` (Offline._shared), `padded` (direct after four small allocations), `deep` (direct from three frames
+deeper), `record` (Offline.record_of, as the scenario's test does) or `measure`
 (Session.measure). One path a process; alternate them (docs/measurements/2026-12-06-amd-epyc-zen4-torchao-eager-b1.md).
 """
 import os
@@ -21,5 +22,12 @@ def test_path(fastbert):
         fastbert.measure(case)
     elif path == "padded":  # direct, after a few small objects more: an allocation sequence that differs, nothing else
         kept = [bytearray(n) for n in (48, 96, 200, 520)]  # noqa: F841
+    elif path == "deep":  # direct, from three Python frames deeper (as many as record_of's path adds)
+        def deeper(n):
+            return offline._shared(fastbert, case) if n == 0 else deeper(n - 1)
+        deeper(3)
     shared = offline._shared(fastbert, case)
     print("RESULT", path, {v: round(a.speedup.median, 3) for v, a in shared.arms.items()}, flush=True)
+    import statistics
+    per_chunk = {v: round(1000 * statistics.median(a.seconds), 1) for v, a in shared.arms.items()}
+    print("CHUNK_MS", path, "fp32", round(1000 * statistics.median(shared.fp32_seconds), 1), per_chunk, flush=True)
