@@ -104,7 +104,7 @@ def test_bad_policy_is_a_user_error():
 def test_a_failed_batcher_fails_its_requests_with_500_and_restarts(monkeypatch, caplog):
     """A fault in the batcher itself (not in the model) must not leave requests hanging: they get a 500, the
     failure is logged, and the next request is served by a restarted batcher."""
-    from fastbert_variants.serving import DynamicBatcher
+    from fastbert_variants.batching import DynamicBatcher
 
     real_gather, failures = DynamicBatcher._gather, [1]
 
@@ -196,7 +196,7 @@ def test_past_its_deadline_a_request_gets_504_and_its_texts_are_not_computed():
 def test_the_deadline_counts_from_the_handler_s_start_not_from_the_queue():
     """On an overloaded server the handler waits for the loop and reads the body before it queues the texts; that
     wait is part of what the client sees (a p99 of 1,244 ms against a 1,000 ms deadline when it was not counted)."""
-    from fastbert_variants.serving import DeadlineExceeded, DynamicBatcher
+    from fastbert_variants.batching import DeadlineExceeded, DynamicBatcher
 
     async def run():
         batcher = DynamicBatcher(StandInModel(seconds_per_call=0.5), ServingPolicy(max_batch_size=1, deadline_ms=1000))

@@ -24,7 +24,7 @@ from .fixtures import (  # noqa: F401  (pytest finds the fixtures among the plug
 )
 from .options import RUN_OPTIONS, add_options, in_pytest_words, refuse_a_moved_rootdir
 from .parallel import names_the_suite, refuse_collected_timing, refuse_parallel_timing
-from .state import STATE, RunState
+from .state import STATE, RunState, machine_facts
 
 __all__ = ["RUN_OPTIONS", "RunState"]
 
@@ -158,7 +158,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     names the suite, so that the saved and the current machine_info are alike."""
     state = config.stash.get(STATE, None)
     if state is not None and (state.engaged or names_the_suite(config.args)):
-        machine_info["fastbert_variants"] = summary.run_machine(state) if state.engaged else summary.machine_facts()
+        machine_info["fastbert_variants"] = state.machine() if state.engaged else machine_facts()
 
 
 @pytest.hookimpl(optionalhook=True)

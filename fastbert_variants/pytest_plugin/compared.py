@@ -69,7 +69,6 @@ def _verdict(loaded: list[dict], state) -> tuple[list[str], bool]:
     from ..comparable import refuse_if_different
     from ..compare import speedup_changes, verdict_lines
     from ..runs import NoResults, Run, read_into
-    from .summary import run_machine
 
     bases = []
     for number, data in enumerate(loaded, 1):
@@ -83,7 +82,7 @@ def _verdict(loaded: list[dict], state) -> tuple[list[str], bool]:
         raise UserError("the run --benchmark-compare loaded holds no fastbert-variants results; save one with "
                         "`pytest benchmarks --benchmark-autosave` on the base first")
     new = state.run
-    new.machine = run_machine(state)
+    new.machine = state.machine()
     loss, significance, allowed = judged_by(state.opt)
     for base in bases:
         refuse_if_different(base, new, allowed, f"{base.sources[0]} and this run")

@@ -55,6 +55,11 @@ class RunState:
 
         return self.selection.devices or (["cpu", "cuda"] if cuda_available() else ["cpu"])
 
+    def machine(self) -> dict:
+        """The run's machine facts and the CPU share others took while it measured: what its JSON and a comparison
+        keep."""
+        return {**machine_facts(), "cpu_share": self.cpu_meter.share().to_json()}
+
     @property
     def engaged(self) -> bool:
         """Whether this session ran any of the suite (built its workbench)."""
@@ -91,3 +96,16 @@ class RunState:
             raise UserError(f"--seq-lens {','.join(map(str, too_long))} is past the model's maximum of "
                             f"{bench.source.max_positions} tokens; give lengths up to {bench.source.max_positions}")
         return bench
+
+
+def machine_facts() -> dict:
+    """CPU model and flags, GPU and library versions: once per run, not per result.
+
+    Facts only: pytest-benchmark compares the saved run's machine_info with this one's as a whole at
+    --benchmark-compare and warns on any difference, so the GEMM peaks, measured anew each session,
+    stay with the results (each latency result's roofline fields) and the terminal summary.
+    """
+    from .. import hardware
+    from ..variants import installed_versions
+
+    return {**hardware.describe(), "versions": installed_versions()}

@@ -50,7 +50,7 @@ def write_summary(terminalreporter, state: RunState):
         section("=", f"fastbert-variants: rebuilt {len(rebuilt)} cache entries found incomplete or corrupt")
         write("\n".join(rebuilt))
     run = state.run
-    run.machine = run_machine(state)
+    run.machine = state.machine()
     report = Report(run)
     for title, text in report.terminal():
         section("=", f"fastbert-variants: {title}")
@@ -104,24 +104,6 @@ def not_measured(state: RunState) -> dict[str, str]:
                 why = f"its availability check failed: {type(exc).__name__}"
         missing[case.variant] = in_pytest_words(why.split(";")[0]) if why else "not timed in this session"
     return missing
-
-
-def run_machine(state: RunState) -> dict:
-    """The run's machine facts and the CPU share others took while it measured: what its JSON and a comparison keep."""
-    return {**machine_facts(), "cpu_share": state.cpu_meter.share().to_json()}
-
-
-def machine_facts() -> dict:
-    """CPU model and flags, GPU and library versions: once per run, not per result.
-
-    Facts only: pytest-benchmark compares the saved run's machine_info with this one's as a whole at
-    --benchmark-compare and warns on any difference, so the GEMM peaks, measured anew each session,
-    stay with the results (each latency result's roofline fields) and the terminal summary.
-    """
-    from .. import hardware
-    from ..variants import installed_versions
-
-    return {**hardware.describe(), "versions": installed_versions()}
 
 
 def write_accuracy_json(state: RunState) -> None:
