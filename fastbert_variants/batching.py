@@ -179,7 +179,6 @@ class DynamicBatcher:
                     future.set_result(logits[start : start + len(request_texts)])
                 start += len(request_texts)
 
-
     async def _one_by_one(self, batch) -> None:
         loop = asyncio.get_running_loop()
         for request_texts, future in batch:

@@ -8,8 +8,9 @@ ones without the newer fields included. Nothing outside this module reads a resu
 
 from __future__ import annotations
 
+from ..errors import shown
 from .accuracy import TEXT_SETS, AccuracyResult, Comparison, Evaluation, Gate, Scores, accuracy_key, read_accuracy
-from .fields import MalformedResult, positive, shown
+from .fields import MalformedResult, positive
 from .server import RatePoint, ServerResult
 from .timed import LatencyResult, OfflineResult, Roofline, Speedup
 from .upgrade import FORMAT, upgrade

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar
 
-from .fields import MalformedResult, count, finite, flag, shown, text
+from ..errors import shown
+from .fields import MalformedResult, count, finite, flag, text
 from .upgrade import FORMAT, upgrade_accuracy
 
 KIND = "accuracy"

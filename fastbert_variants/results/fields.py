@@ -6,7 +6,7 @@ import math
 from dataclasses import fields
 from typing import Any
 
-from ..errors import UserError, shown  # noqa: F401  (shown: the readers import it from here)
+from ..errors import UserError, shown
 
 
 class MalformedResult(UserError):

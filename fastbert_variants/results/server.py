@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar
 
-from .fields import MalformedResult, count, flag, non_negative, optional_fields, positive, shown, take, text
+from ..errors import shown
+from .fields import MalformedResult, count, flag, non_negative, optional_fields, positive, take, text
 from .upgrade import FORMAT, upgrade
 
 _POINT_CASTS = {"int": count, "float": non_negative, "bool": flag, "str": text}

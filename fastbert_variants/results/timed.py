@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
-from .fields import MalformedResult, optional_fields, positive, shown, take, text
+from ..errors import shown
+from .fields import MalformedResult, optional_fields, positive, take, text
 from .upgrade import FORMAT, upgrade
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-from .fields import MalformedResult, shown
+from ..errors import shown
+from .fields import MalformedResult
 
 FORMAT = 2  # 2: 5 December 2026, records say their format; 1: every run before
 

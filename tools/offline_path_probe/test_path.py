@@ -4,8 +4,8 @@
         --fastbert-profile quick --fastbert-devices cpu \
         --fastbert-variants torch-fp32,torchao-int8-dynamic-eager,torch-dynamic-int8
 
-FBV_PATH: `direct` (Offline._shared), `padded` (direct after four small allocations), `deep` (direct from three frames
-deeper), `record` (Offline.record_of, as the scenario's test does) or `measure`
+FBV_PATH: `direct` (Offline._shared), `padded` (direct after four small allocations), `deep` (direct from four frames
+deeper, one more than record_of adds), `record` (Offline.record_of, as the scenario's test does) or `measure`
 (Session.measure). One path a process; alternate them (docs/measurements/2026-12-06-amd-epyc-zen4-torchao-eager-b1.md).
 """
 import os
@@ -22,7 +22,7 @@ def test_path(fastbert):
         fastbert.measure(case)
     elif path == "padded":  # direct, after a few small objects more: an allocation sequence that differs, nothing else
         kept = [bytearray(n) for n in (48, 96, 200, 520)]  # noqa: F841
-    elif path == "deep":  # direct, from three Python frames deeper (as many as record_of's path adds)
+    elif path == "deep":  # direct, from four Python frames deeper (record_of's path adds three)
         def deeper(n):
             return offline._shared(fastbert, case) if n == 0 else deeper(n - 1)
         deeper(3)
