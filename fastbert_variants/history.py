@@ -235,14 +235,17 @@ def speedup_series(runs: list[StoredRun], cells: list[str] | None = None) -> dic
     return series
 
 
-def capacity_series(runs: list[StoredRun]) -> dict[str, dict[str, list[tuple[int, float]]]]:
-    """The server scenario's capacities (requests/s within its p99 budget) by run, in the same shape."""
+def capacity_series(runs: list[StoredRun], paired: bool = False) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """The server scenario's capacities (requests/s within its p99 budget) by run, in the same shape; `paired`: each
+    over torch-fp32's found in the same alternating loads, where the run served torch-fp32 beside it (the figure
+    that holds across runs where the capacity moves with the machine)."""
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
     for run in runs:
         for r in run.others:
-            if r.kind == "server":
+            capacity, baseline = (float(r.result.get(k) or 0.0) for k in ("capacity_per_s", "baseline_capacity_per_s"))
+            if r.kind == "server" and (baseline or not paired):
                 series.setdefault(f"{run.machine_kind}\n{r.where}", {}).setdefault(r.variant, []).append(
-                    (run.id, float(r.result.get("capacity_per_s") or 0.0)))
+                    (run.id, capacity / baseline if paired else capacity))
     return series
 
 

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 from .results import RatePoint
@@ -52,54 +52,83 @@ def run_load(url: str, texts_file: str, rate: float, seconds: float, cores: set[
     return RatePoint.from_json(json.loads(done.stdout))
 
 
-def find_capacity(load: Callable[[float], RatePoint], budget_ms: float, start_rate: float, step: float = 0.1,
-                  max_loads: int = 14, floor_rate: float = MIN_QUERIES / LONGEST_LOAD_S,
-                  growth: float = 1.5) -> tuple[float, list[RatePoint]]:
-    """The highest offered rate at which every load held within the budget, to a relative `step`.
+def capacity_search(budget_ms: float, start_rate: float, step: float = 0.1, max_loads: int = 14,
+                    floor_rate: float = MIN_QUERIES / LONGEST_LOAD_S,
+                    growth: float = 1.5) -> Generator[float, RatePoint, tuple[float, list[RatePoint]]]:
+    """The search for the highest offered rate at which every load held within the budget, to a relative `step`:
+    a generator that yields each rate to offer and is sent that load's point, so that whoever runs the loads can
+    step two searches in turn (`alternating`). Returns (capacity, every point run).
 
     Brackets from `start_rate` (up by `growth`, not doubling: a load far past the capacity collapses the server's
     throughput, on the Zen 4 to 117/s at 250/s offered where 150/s held, and leaves it slower for the next load; or
     halving down to `floor_rate`), then bisects geometrically until
     the rate that held and the one that did not are within a factor 1 + step; then offers the rate found once more.
     A rate counts as held only if every load at it held: where the second load disagrees, the rate is over, and
-    the search goes on below it (from the highest rate held so far, or a step at a time) with the loads left. Returns (capacity, every point run): the capacity is a rate
-    offered at least twice and held every time, or 0.0 where no such rate was found within `max_loads`.
+    the search goes on below it (from the highest rate held so far, or a step at a time) with the loads left. The
+    capacity is a rate offered at least twice and held every time, or 0.0 where no such rate was found within
+    `max_loads`.
     """
     points: list[RatePoint] = []
     verdicts: dict[float, list[bool]] = {}
 
-    def ok(rate: float) -> bool:
-        points.append(load(rate))
-        verdicts.setdefault(rate, []).append(points[-1].held(budget_ms))
-        return all(verdicts[rate])
-
     def held_below(rate: float) -> float | None:
         return max((r for r, v in verdicts.items() if r < rate and all(v)), default=None)
 
+    def ok(rate: float):  # a generator too: `yield from ok(rate)` offers the rate and says whether it held
+        points.append((yield rate))
+        verdicts.setdefault(rate, []).append(points[-1].held(budget_ms))
+        return all(verdicts[rate])
+
     rate, low, high = start_rate, None, None
-    if ok(rate):
+    if (yield from ok(rate)):
         low = rate
         while high is None and len(points) < max_loads:
             rate *= growth
-            low, high = (rate, None) if ok(rate) else (low, rate)
+            low, high = (rate, None) if (yield from ok(rate)) else (low, rate)
     else:
         high = rate
         while low is None and rate / 2 >= floor_rate and len(points) < max_loads:
             rate /= 2
-            low, high = (rate, high) if ok(rate) else (None, rate)
+            low, high = (rate, high) if (yield from ok(rate)) else (None, rate)
     while low is not None and len(points) < max_loads:
         if high is not None and high / low > 1 + step:
             middle = math.sqrt(low * high)
-            low, high = (middle, high) if ok(middle) else (low, middle)
-        elif len(verdicts[low]) >= 2 or ok(low):  # confirmed: offered twice, held twice
+            low, high = (middle, high) if (yield from ok(middle)) else (low, middle)
+        elif len(verdicts[low]) >= 2 or (yield from ok(low)):  # confirmed: offered twice, held twice
             break
         else:  # the second load went over: not held; below it, the highest rate held so far, or steps down
             high, low = low, held_below(low)
             while low is None and high / (1 + step) >= floor_rate and len(points) < max_loads:
                 lower = high / (1 + step)
-                low, high = (lower, high) if ok(lower) else (None, lower)
+                low, high = (lower, high) if (yield from ok(lower)) else (None, lower)
     confirmed = low is not None and len(verdicts[low]) >= 2 and all(verdicts[low])
     return (low if confirmed else 0.0), points
+
+
+def find_capacity(load: Callable[[float], RatePoint], budget_ms: float, start_rate: float,
+                  **search) -> tuple[float, list[RatePoint]]:
+    """One search (`capacity_search`), each rate offered by `load`."""
+    return alternating({"": load}, budget_ms, {"": start_rate}, **search)[""]
+
+
+def alternating(loads: dict[str, Callable[[float], RatePoint]], budget_ms: float, start_rates: dict[str, float],
+                **search) -> dict[str, tuple[float, list[RatePoint]]]:
+    """A search per name, stepped in turn, one load each (A, B, A, B...), until each has its capacity.
+
+    As the offline ratios interleave their rounds, so that the machine's speed, which moves over minutes on a
+    shared VM, falls on both searches alike: the ratio of two capacities found this way repeats where the
+    capacities themselves do not. A search that ends first leaves the other to run its last loads alone."""
+    searches = {name: capacity_search(budget_ms, start_rates[name], **search) for name in loads}
+    offered = {name: next(s) for name, s in searches.items()}
+    found: dict[str, tuple[float, list[RatePoint]]] = {}
+    while offered:
+        for name in list(offered):
+            try:
+                offered[name] = searches[name].send(loads[name](offered[name]))
+            except StopIteration as done:
+                found[name] = done.value
+                del offered[name]
+    return {name: found[name] for name in loads}
 
 
 class ServerProcess:

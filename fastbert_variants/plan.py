@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from . import options
@@ -107,14 +108,18 @@ class Selection:
     devices: list[str] | None
     seq_lens: tuple[int, ...]
     batch_sizes: tuple[int, ...]
+    server_baseline: bool | None = None  # serve torch-fp32 beside the variants (None: as the profile says)
 
     @property
     def profile(self) -> Profile:
-        return PROFILES[self.profile_name]
+        chosen = PROFILES[self.profile_name]
+        if self.server_baseline is None or self.server_baseline == chosen.server_baseline:
+            return chosen
+        return dataclasses.replace(chosen, server_baseline=self.server_baseline)
 
     @classmethod
     def parse(cls, profile_name: str, variants: str = "all", devices: str | None = None, seq_lens: str | None = None,
-              batch_sizes: str | None = None) -> Selection:
+              batch_sizes: str | None = None, server_baseline: str = "profile") -> Selection:
         chosen = profile(profile_name)
         lengths = tuple(options.parse_list(seq_lens, int, "--seq-lens")) if seq_lens else chosen.seq_lens
         batches = tuple(options.parse_list(batch_sizes, int, "--batch-sizes")) if batch_sizes else chosen.batch_sizes
@@ -123,7 +128,8 @@ class Selection:
         if min(lengths) < 3:  # every test of such a cell would skip, and a run that measured nothing would pass
             raise UserError(f"--seq-lens {min(lengths)} leaves no room for text between the [CLS] and [SEP] tokens; "
                             "give lengths of 3 or more")
-        return cls(profile_name, variant_names(variants), device_names(devices), lengths, batches)
+        return cls(profile_name, variant_names(variants), device_names(devices), lengths, batches,
+                   {"on": True, "off": False}.get(server_baseline))
 
     def skip_reason(self, variant: str, device: str) -> str | None:
         """Why a slow variant is left out of this run (shown in pytest's report); None if it runs."""

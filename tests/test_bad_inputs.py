@@ -92,6 +92,16 @@ def test_serve_on_a_port_that_is_no_port(capsys, unit_cache_dir):
     one_line(["serve", "--port", "70000", "--cache-dir", str(unit_cache_dir)], capsys, "--port 70000 is not a TCP port")
 
 
+@pytest.mark.parametrize("content, expected", [
+    ("not json", "cannot read it as JSON"), ('{"texts": ["a"]}', "not a JSON list of texts"), ("[1, 2]", "not a JSON list"),
+    ("[]", "not a JSON list of texts")])
+def test_serve_with_warm_up_texts_that_are_no_list_of_texts(capsys, unit_cache_dir, tmp_path, content, expected):
+    path = tmp_path / "texts.json"
+    path.write_text(content)
+    one_line(["serve", "--warm-up-texts", str(path), "--cache-dir", str(unit_cache_dir)], capsys,
+             f"--warm-up-texts {path}: {expected}")
+
+
 def test_serve_on_a_port_in_use(capsys, unit_cache_dir, monkeypatch):
     from aiohttp import web
 

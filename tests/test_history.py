@@ -85,8 +85,16 @@ def test_the_models_match_the_migrations(db):
 
 
 def test_three_runs_added_shown_plotted_then_gating_a_new_run(db, tmp_path, capsys):
+    from fastbert_variants.results import RatePoint, ServerResult
+
     for i in range(3):
-        run = write_run(tmp_path / f"run{i}", benchmark_json(i, f"c0ffee{i}"), accuracy_json())
+        bench = benchmark_json(i, f"c0ffee{i}")
+        capacity, fp32 = 150.0 * (1 - 0.2 * i), 50.0 * (1 - 0.2 * i)  # the machine slows, the ratio holds
+        served = ServerResult("ort-int8-dynamic", "cpu", 100.0, capacity, 8, 2.0, (RatePoint(capacity, 500, 500, 0,
+                              10.0, 40.0, capacity),) * 2, 1, 9, 0.1, "not pinned", 2, "default",
+                              baseline_capacity_per_s=fp32)
+        bench["benchmarks"].append({"name": "test_server[cpu-ort-int8-dynamic]", "extra_info": served.to_json()})
+        run = write_run(tmp_path / f"run{i}", bench, accuracy_json())
         assert main(["history", "add", str(run), "--db", db]) == 0
         assert f"stored run #{i + 1}" in capsys.readouterr().out
 
@@ -94,6 +102,9 @@ def test_three_runs_added_shown_plotted_then_gating_a_new_run(db, tmp_path, caps
     assert main(["history", "show", "--db", db, "--plot", str(plot)]) == 0
     shown = capsys.readouterr().out
     assert "AMD EPYC (avx2), 2 threads: cpu-b1-s128" in shown
+    capacities, ratios = (shown.split(f"({what}, by run)")[1].splitlines()[2].split() for what in (
+        "server capacity, requests/s", "server capacity over torch-fp32's, in alternating loads"))
+    assert capacities == ["ort-int8-dynamic", "150.00", "120.00", "90.00"] and ratios[1:] == ["3.00"] * 3
     assert any(line.split() == ["variant", "#1", "#2", "#3"] for line in shown.splitlines())
     assert plot.stat().st_size > 10_000
 

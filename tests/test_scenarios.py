@@ -310,6 +310,8 @@ def test_the_quick_profile_serves_the_offline_scenarios_best_alone_and_says_ther
     quick_ids, full_ids = ([c.id for c in SERVER.cases(s, ["cpu"])] for s in (quick, full))
     assert "cpu-torch-fp32" not in quick_ids and "cpu-openvino-int8" in quick_ids  # a case per variant, named by it
     assert full_ids[0] == "cpu-torch-fp32" and set(full_ids) == set(quick_ids) | {"cpu-torch-fp32"}
+    asked = plan.Selection.parse("quick", "all", "cpu", server_baseline="on")  # --fastbert-server-baseline on
+    assert [c.id for c in SERVER.cases(asked, ["cpu"])] == full_ids and asked.profile.offline_texts == 192
     (served,) = lines_of(Report(Run.of(server("openvino-int8", 233.0))), "server")
     assert "openvino-int8, 233.0 requests/s" in served and "torch-fp32 not served in this run: no ratio to it" in served
 
@@ -354,3 +356,90 @@ def test_after_a_confirmation_went_over_the_search_steps_down_until_a_rate_holds
     capacity, points = loadgen.find_capacity(load, 100.0, start_rate=90.0, step=0.2)
     assert 70 / 1.2 <= capacity <= 70 and len([p for p in points if p.offered_per_s == capacity]) == 2
     assert sum(not p.held(100.0) for p in points if p.offered_per_s < 90) >= 1  # the first step down went over
+
+
+def test_two_searches_stepped_in_turn_keep_their_ratio_when_the_machine_slows_down():
+    """The machine slows by 30% after its tenth load, whichever search runs it. One search after the other, the
+    second meets the slow machine alone and the ratio of the two capacities is wrong by far more than the search's
+    step; stepped in turn (`alternating`), both meet it, and the ratio is that of the two servers to a step or two."""
+
+    def machine():
+        loads = iter(range(1000))
+
+        def serving(holds_per_s):
+            def load(rate):
+                limit = holds_per_s * (1.0 if next(loads) < 10 else 0.7)
+                return RatePoint(rate, 400, 400, 0, 10.0, 20.0 if rate <= limit else 1000.0, rate)
+            return load
+        return {"fast": serving(200.0), "baseline": serving(100.0)}
+
+    one_after_the_other = machine()
+    fast = loadgen.find_capacity(one_after_the_other["fast"], 100.0, 100.0, step=0.1)[0]
+    baseline = loadgen.find_capacity(one_after_the_other["baseline"], 100.0, 50.0, step=0.1)[0]
+    assert fast / baseline > 2 * 1.1 ** 2 or fast / baseline < 2 / 1.1 ** 2
+
+    found = loadgen.alternating(machine(), 100.0, {"fast": 100.0, "baseline": 50.0}, step=0.1)
+    fast, baseline = found["fast"][0], found["baseline"][0]
+    assert fast and baseline and 2 / 1.1 ** 2 <= fast / baseline <= 2 * 1.1 ** 2
+    for capacity, points in found.values():  # each still a rate held at every load offered at it
+        assert all(p.held(100.0) for p in points if p.offered_per_s == capacity)
+
+
+def test_the_served_variants_searches_run_in_turn_and_the_ratio_is_to_fp32_at_the_same_setting(monkeypatch, tmp_path):
+    """Where the profile serves torch-fp32, its search and the variant's are stepped in turn, one load each, at each
+    batcher setting; the variant's record keeps torch-fp32's capacity at its own best setting, and the verdict's
+    ratio is that one, measured in the same stretch of time, not torch-fp32's best at another setting."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from fastbert_variants.scenarios import server as scenario
+
+    holds = {("torch-fp32", 1): 30.0, ("torch-fp32", 8): 50.0, ("openvino-int8", 1): 150.0, ("openvino-int8", 8): 120.0}
+    order = {1: [], 8: []}  # per setting, the variant of each load in the order run
+
+    class Served:
+        def __init__(self, argv, variant, device, threads, max_batch, max_wait, cores):
+            self.key, self.url = (variant, max_batch), f"http://{variant}/{max_batch}"
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def recover(self, warm_up):
+            pass
+
+    def run_load(url, texts, rate, seconds, cores, budget, log_dir, seed=0, min_queries=660):
+        _, variant, max_batch = url.removesuffix("/predict").rsplit("/", 2)
+        if "warm-up" not in log_dir.name:
+            order[int(max_batch)].append(variant)
+        held = rate <= holds[(variant, int(max_batch))]
+        return RatePoint(rate, 500, 500, 0, 10.0, 20.0 if held else 900.0, rate)
+
+    monkeypatch.setattr(loadgen, "ServerProcess", Served)
+    monkeypatch.setattr(loadgen, "run_load", run_load)
+    profile = dataclasses.replace(plan.PROFILES["quick"], server_baseline=True, server_settings=((1, 0.0), (8, 2.0)))
+    session = SimpleNamespace(
+        profile=profile, opt=SimpleNamespace(p99_budget_ms=100.0),
+        workbench=SimpleNamespace(runner=lambda v, d: None, threads=2, cache=SimpleNamespace(root=tmp_path)),
+        run=Run.of(offline("torch-fp32", 8, 1.0, 60.0), offline("openvino-int8", 8, 3.0, 200.0)),
+        once=lambda key, make: make(), scratch_dir=lambda: tmp_path)
+    monkeypatch.setattr(scenario, "_server_argv", lambda session: [])
+    monkeypatch.setattr(scenario, "_texts_file", lambda session: "texts.json")
+    searches = scenario._search_in_turn(session, "cpu", ["torch-fp32", "openvino-int8"], ("x", None, [True]))
+    for loads in order.values():  # A, B, A, B... until the shorter search ends
+        both = 2 * min(loads.count("torch-fp32"), loads.count("openvino-int8"))
+        assert loads[:both] == ["torch-fp32", "openvino-int8"] * (both // 2)
+    (fp32_b1, *_), (fp32_b8, *_) = searches["torch-fp32"]
+    (ov_b1, *_), (ov_b8, *_) = searches["openvino-int8"]
+    assert 30 / 1.1 <= fp32_b1 <= 30 and 50 / 1.1 <= fp32_b8 <= 50 and 150 / 1.1 <= ov_b1 <= 150
+
+    paired = dataclasses.replace(server("openvino-int8", ov_b1), baseline_capacity_per_s=fp32_b1)
+    (line,) = lines_of(Report(Run.of(server("torch-fp32", fp32_b8), paired)), "server")
+    assert f"{ov_b1 / fp32_b1:.2f}x" in line and "stepped in turn" in line
+    assert read_result({**paired.to_json()}).baseline_capacity_per_s == fp32_b1
+    # torch-fp32's search starts below its capacity as the variant's does, from its offline throughput, which a run
+    # that measured offline only for the server's shortlist has as the variant's over its speedup (it started at 20/s)
+    session.run = Run.of(offline("openvino-int8", 8, 3.0, 200.0))
+    assert scenario._start_rate(session, "cpu", "torch-fp32", 8) == pytest.approx(0.5 * 200.0 / 3.0)

@@ -353,3 +353,19 @@ def test_a_half_sent_body_gets_408_at_the_deadline_instead_of_holding_the_connec
         assert b" 408 " in status_line and waited < 2, (status_line, waited)
 
     serve(ServingPolicy(deadline_ms=300), test)
+
+
+def test_the_warm_up_calls_every_shape_the_batcher_can_form_once():
+    """One text of each token length, at every batch size up to the batcher's: each (batch, padded length) the loads
+    can make is called once before the first request, so a capacity search meets a warm server."""
+    from fastbert_variants.serving import warm_up_shapes
+
+    def tokenizer(texts, truncation, max_length):  # a token per word, truncated as the real one truncates
+        return {"input_ids": [[0] * min(len(t.split()), max_length) for t in texts]}
+
+    called = []
+    texts = ["a b", "c d", "e f g", "h", "i j k l m n o p"]
+    shapes, _ = warm_up_shapes(lambda batch: called.append((len(batch), len(batch[0].split()))), tokenizer, texts, 3, 4)
+    lengths = {min(len(t.split()), 4) for t in texts}  # 2, 3, 1 and 4 (8 words truncated)
+    assert shapes == len(called) == 3 * len(lengths)
+    assert {(size, min(length, 4)) for size, length in called} == {(k, n) for k in (1, 2, 3) for n in lengths}

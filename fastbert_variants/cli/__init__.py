@@ -152,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a request not answered by then gets 504, its texts dropped if not computed (default 1000)")
     serve.add_argument("--hang-s", type=options.number(0, above=True), default=30.0,
                        help="a model call running longer turns /health to 503 (default 30)")
+    serve.add_argument("--warm-up-texts", metavar="JSON", default=None,
+                       help="a JSON list of texts like the traffic's: before answering, call the model once at every "
+                            "batch size up to --max-batch-size and every length these texts pad to (a runtime "
+                            "prepares each new input shape on its first call)")
     serve.set_defaults(func=commands.cmd_serve)
 
     train = subcommands.add_parser("train-default", help="retrain the default model's sentiment head (about 3 minutes)")

@@ -112,8 +112,11 @@ def cmd_history_show(args) -> int:
                         "give cells as the tables name them, e.g. cpu-b1-s128 or cpu-offline-b8-dynamic")
     print("runs: " + "; ".join(f"#{r.id} {r.branch} {(r.commit_id or '?')[:8]} {(r.ran_at or str(r.added_at))[:16]}"
                                for r in runs))
-    for what, shown in (("speedup over torch-fp32", series), ("server capacity, requests/s", history.capacity_series(
-            runs) if not args.cell else {})):
+    server = not args.cell
+    for what, shown in (("speedup over torch-fp32", series),
+                        ("server capacity, requests/s", history.capacity_series(runs) if server else {}),
+                        ("server capacity over torch-fp32's, in alternating loads",
+                         history.capacity_series(runs, paired=True) if server else {})):
         for panel, lines in shown.items():
             ids = [r.id for r in runs if any(i == r.id for points in lines.values() for i, _ in points)]
             print(f"\n{panel.replace(chr(10), ': ')}  ({what}, by run)")

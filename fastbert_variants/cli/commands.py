@@ -162,13 +162,27 @@ def _history_trend(db: str, branch: str | None, machine_kind: str) -> tuple[str,
     return f"{len(runs)} run(s) of {machine_kind} in {history.shown_url(url)}", history.speedup_series(runs)
 
 
+def _warm_up_texts(path: str) -> list[str]:
+    """--warm-up-texts: a JSON list of strings, or one line saying what is wrong."""
+    import json
+
+    try:
+        texts = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"--warm-up-texts {path}: cannot read it as JSON ({exc}); give a file holding a JSON list of "
+                        "texts") from None
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        raise UserError(f"--warm-up-texts {path}: not a JSON list of texts (strings); give e.g. [\"a text\", ...]")
+    return texts
+
+
 def cmd_serve(args) -> int:
     """Serve one variant over HTTP until interrupted."""
     import gc
 
     from aiohttp import web
 
-    from ..serving import ServingPolicy, make_app, make_predict
+    from ..serving import ServingPolicy, make_app, make_predict, warm_up_shapes
     from ..workbench import VariantUnavailable
 
     if not 0 < args.port < 65536:
@@ -176,13 +190,19 @@ def cmd_serve(args) -> int:
     policy = ServingPolicy(max_batch_size=1 if args.no_batching else args.max_batch_size, max_wait_ms=args.max_wait_ms,
                            max_texts=args.max_texts, max_chars=args.max_chars, max_queue_texts=args.max_queue_texts,
                            deadline_ms=args.deadline_ms, hang_s=args.hang_s)
+    warm_up_texts = _warm_up_texts(args.warm_up_texts) if args.warm_up_texts else None  # checked before the model loads
     bench = _workbench(args)
     try:
         runner = bench.runner(args.variant, args.device)
     except VariantUnavailable as exc:
         raise UserError(f"cannot serve {exc}") from None
-    predict = make_predict(runner, bench.source.tokenizer, min(512, bench.source.max_positions))
+    max_length = min(512, bench.source.max_positions)
+    predict = make_predict(runner, bench.source.tokenizer, max_length)
     predict(["warm up"])
+    if warm_up_texts:
+        shapes, seconds = warm_up_shapes(predict, bench.source.tokenizer, warm_up_texts, policy.max_batch_size,
+                                         max_length)
+        print(f"warmed up {shapes} input shapes (batch sizes 1-{policy.max_batch_size}) in {seconds:.1f} s", flush=True)
     # Everything loaded so far (torch, transformers, the model: some 450,000 objects) out of the collector's reach: a
     # full collection over them took 200 ms on the Zen 4, a stall of every request in flight that LoadGen's p99 saw.
     gc.freeze()

@@ -28,6 +28,12 @@ class Zentorch(Variant):
 
     extra: str = "zentorch"
 
+    def unavailable_reason(self, device):
+        """Off AMD CPUs the CPU is the reason, before a missing package: installing zentorch would not help there."""
+        if device == "cpu" and cpu_vendor() != "AuthenticAMD":
+            return self.backend_reason(device)
+        return super().unavailable_reason(device)
+
     def backend_reason(self, device):
         if cpu_vendor() != "AuthenticAMD":
             return f"zentorch is AMD's ZenDNN plugin for EPYC CPUs; this CPU is {cpu_vendor()}"

@@ -23,6 +23,10 @@ RUN_OPTIONS = options.SELECTION_OPTIONS + [
     (("--p99-budget-ms",), dict(type=options.number(0, above=True), default=100.0, metavar="MS",
      help="the server scenario's latency budget: capacity is the highest Poisson rate whose p99 stays within it "
           "(default 100)")),
+    (("--server-baseline",), dict(default="profile", choices=("profile", "on", "off"),
+     help="serve torch-fp32 in the server scenario too, its capacity search stepped in turn with each variant's, "
+          "for a capacity ratio that holds across runs (on: about 2.5 minutes more on 2 cores); default: as the "
+          "profile says (full: on, quick: off)")),
     (("--slow-variant-rows",), dict(type=options.integer(0), default=1500, metavar="N",
      help="rows a variant that runs many times slower than FP32 here (torchao int8 dynamic without VNNI) is gated "
           "on: a fixed sample, FP32 on the same rows (default 1500; 0 = all)")),

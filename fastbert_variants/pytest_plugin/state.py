@@ -34,7 +34,7 @@ class RunState:
         self.run = Run()
         self.opt = opt = values(self.config)  # the options by their unprefixed names
         self.selection = plan.Selection.parse(opt.suite_profile, opt.variants, opt.devices, opt.seq_lens,
-                                              opt.batch_sizes)
+                                              opt.batch_sizes, opt.server_baseline)
         if opt.accuracy_json:  # checked now, not after minutes of scoring
             options.check_output_file(opt.accuracy_json, "--accuracy-json")
         from .compared import check_options
