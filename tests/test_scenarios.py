@@ -400,6 +400,7 @@ def test_the_served_variants_searches_run_in_turn_and_the_ratio_is_to_fp32_at_th
     class Served:
         def __init__(self, argv, variant, device, threads, max_batch, max_wait, cores):
             self.key, self.url = (variant, max_batch), f"http://{variant}/{max_batch}"
+            assert argv[-2:] == ["--warm-up-texts", "texts.json"]  # every shape of the loads' texts called first
 
         def __enter__(self):
             return self
