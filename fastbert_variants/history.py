@@ -238,7 +238,7 @@ def speedup_series(runs: list[StoredRun], cells: list[str] | None = None) -> dic
 def capacity_series(runs: list[StoredRun], paired: bool = False) -> dict[str, dict[str, list[tuple[int, float]]]]:
     """The server scenario's capacities (requests/s within its p99 budget) by run, in the same shape; `paired`: each
     over torch-fp32's found in the same alternating loads, where the run served torch-fp32 beside it (the figure
-    that holds across runs where the capacity moves with the machine)."""
+    that a drift of the machine's speed does not move; torch-fp32's own search is noisy, so read it a step or two wide)."""
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
     for run in runs:
         for r in run.others:

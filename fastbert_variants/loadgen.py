@@ -116,8 +116,8 @@ def alternating(loads: dict[str, Callable[[float], RatePoint]], budget_ms: float
     """A search per name, stepped in turn, one load each (A, B, A, B...), until each has its capacity.
 
     As the offline ratios interleave their rounds, so that the machine's speed, which moves over minutes on a
-    shared VM, falls on both searches alike: the ratio of two capacities found this way repeats where the
-    capacities themselves do not. A search that ends first leaves the other to run its last loads alone."""
+    shared VM, falls on both searches alike and their ratio does not move with it (it keeps
+    each search's own noise). A search that ends first leaves the other to run its last loads alone."""
     searches = {name: capacity_search(budget_ms, start_rates[name], **search) for name in loads}
     offered = {name: next(s) for name, s in searches.items()}
     found: dict[str, tuple[float, list[RatePoint]]] = {}

@@ -25,8 +25,8 @@ RUN_OPTIONS = options.SELECTION_OPTIONS + [
           "(default 100)")),
     (("--server-baseline",), dict(default="profile", choices=("profile", "on", "off"),
      help="serve torch-fp32 in the server scenario too, its capacity search stepped in turn with each variant's, "
-          "for a capacity ratio that holds across runs (on: about 2.5 minutes more on 2 cores); default: as the "
-          "profile says (full: on, quick: off)")),
+          "for a capacity ratio that a drift of the machine's speed does not move (on: about 2 minutes more on 2 "
+          "cores); default: as the profile says (full: on, quick: off)")),
     (("--slow-variant-rows",), dict(type=options.integer(0), default=1500, metavar="N",
      help="rows a variant that runs many times slower than FP32 here (torchao int8 dynamic without VNNI) is gated "
           "on: a fixed sample, FP32 on the same rows (default 1500; 0 = all)")),

@@ -105,14 +105,9 @@ class ServerResult:
     load_generator: str = "fastbert-variants open loop"  # "MLPerf LoadGen 6.0.17": which one drove the loads
     loadgen_summary: str | None = None  # LoadGen's mlperf_log_summary.txt of the last load at the capacity
     # torch-fp32's capacity at the same batcher setting, its search stepped in turn with this one's, load by load
-    # (loadgen.alternating): the ratio of the two repeats across runs where the machine's speed moves the capacities
-    # themselves. None: torch-fp32 was not served beside it (the quick profile), or this is torch-fp32.
+    # (loadgen.alternating), so that a drift of the machine's speed falls on both. None: torch-fp32 was not served
+    # beside it (the quick profile), or this is torch-fp32.
     baseline_capacity_per_s: float | None = None
-
-    @property
-    def paired_ratio(self) -> float | None:
-        """This capacity over torch-fp32's found in the same alternating loads; None where there is none to divide."""
-        return self.capacity_per_s / self.baseline_capacity_per_s if self.baseline_capacity_per_s else None
 
     @property
     def scenario(self) -> str:

@@ -142,7 +142,7 @@ def _search_in_turn(session, device: str, served: list[str], idle: tuple) -> dic
     """Per served variant, per batcher setting: (capacity, max batch, max wait, every load, LoadGen's summary of its
     last load at the capacity). At each setting a server per variant, and their searches stepped in turn, one load
     each (loadgen.alternating), so that the machine's speed, which moves over minutes, falls on all of them alike
-    and their ratio to torch-fp32 holds across runs. `idle`: (variant, timer, timed) whose round trip at idle is
+    and their ratio to torch-fp32 cancels it. `idle`: (variant, timer, timed) whose round trip at idle is
     timed on its first setting's server after the search; `timed` gets a True when done."""
     plan, budget, bench = session.profile, session.opt.p99_budget_ms, session.workbench
     for variant in served:
